@@ -1,0 +1,10 @@
+//! One module per subcommand. Each exposes clap argument types and a `run`
+//! returning the process exit code (errors print as `avow: error: ...`, exit 1).
+
+pub mod audit;
+pub mod consent;
+pub mod detect;
+pub mod keys;
+pub mod models;
+pub mod say;
+pub mod watermark;

@@ -1,0 +1,63 @@
+//! `avow`: consent-first voice cloning from the command line.
+//!
+//! This crate only parses arguments and calls the library crates; each
+//! subcommand lives in its own module under `cmd/`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "avow", version, about = "Consent-first voice cloning engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Speak text with a voice and write a WAV file or raw PCM.
+    Say(cmd::say::Args),
+    /// List the stock voices.
+    Voices(cmd::say::VoicesArgs),
+    /// Fetch, list and verify model weights.
+    #[command(subcommand)]
+    Models(cmd::models::Command),
+    /// Create signing keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::Command),
+    /// Draft, sign, show, verify and revoke consent records.
+    #[command(subcommand)]
+    Consent(cmd::consent::Command),
+    /// Verify the audit ledger.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
+    /// Detect the avow watermark in audio files.
+    Detect(cmd::detect::Args),
+    /// Embed a watermark into an arbitrary file (for evaluation).
+    #[command(subcommand)]
+    Watermark(cmd::watermark::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Say(a) => cmd::say::run(a),
+        Command::Voices(a) => cmd::say::run_voices(a),
+        Command::Models(c) => cmd::models::run(c),
+        Command::Keys(c) => cmd::keys::run(c),
+        Command::Consent(c) => cmd::consent::run(c),
+        Command::Audit(c) => cmd::audit::run(c),
+        Command::Detect(a) => cmd::detect::run(a),
+        Command::Watermark(c) => cmd::watermark::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("avow: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

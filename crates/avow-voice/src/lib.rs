@@ -1,0 +1,242 @@
+//! The avow voice pack: one safetensors file that holds everything that makes
+//! a voice (Kokoro style vectors, later speaker adapters) plus metadata.
+//!
+//! Layout:
+//! - tensor `style`, f32, shape `[510, 1, 256]`: row `n` is the style used for
+//!   an utterance of `n` tokens; columns 0..128 drive the decoder (timbre),
+//!   128..256 the prosody predictor.
+//! - optional tensors named `adapter.*` (speaker adaptation, f32).
+//! - `__metadata__`: `avow.format = "voicepack/1"`, `name`, `language`
+//!   (BCP-47), `model` (the acoustic model id, e.g. `kokoro-82m-v1.0`).
+//!
+//! This crate writes and parses the format. It is not the consent gate: the
+//! only route from a pack file to a usable voice in the engine goes through the
+//! consent crate, which hashes the exact bytes parsed here.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use sha2::{Digest, Sha256};
+
+/// Number of style rows (one per possible token count).
+pub const STYLE_ROWS: usize = 510;
+/// Width of one style vector.
+pub const STYLE_DIM: usize = 256;
+/// Format tag stored in the metadata.
+pub const FORMAT: &str = "voicepack/1";
+/// Largest voice pack accepted (style is 0.5 MB; adapters are small).
+pub const MAX_PACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Errors reading or writing a voice pack.
+#[derive(Debug, thiserror::Error)]
+pub enum VoicePackError {
+    /// The bytes are not a safetensors file.
+    #[error("not a voice pack: {0}")]
+    Malformed(String),
+    /// A required metadata key or tensor is absent.
+    #[error("voice pack lacks {0}")]
+    Missing(&'static str),
+    /// A tensor has the wrong dtype or shape.
+    #[error("voice pack tensor `{name}` has dtype {dtype} shape {shape:?}; expected f32 {expected}")]
+    BadTensor {
+        /// Tensor name.
+        name: String,
+        /// Dtype found.
+        dtype: String,
+        /// Shape found.
+        shape: Vec<usize>,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The file is larger than [`MAX_PACK_BYTES`].
+    #[error("voice pack is {0} bytes, over the {MAX_PACK_BYTES} byte limit")]
+    TooLarge(usize),
+    /// Unsupported format tag.
+    #[error("unsupported voice pack format `{0}` (this build reads {FORMAT})")]
+    UnsupportedFormat(String),
+}
+
+/// Descriptive metadata of a voice pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceMeta {
+    /// Voice name, e.g. `jf_alpha`.
+    pub name: String,
+    /// BCP-47 language the voice was made for, e.g. `ja`.
+    pub language: String,
+    /// Acoustic model id the vectors belong to, e.g. `kokoro-82m-v1.0`.
+    pub model: String,
+}
+
+/// The decoded contents of a voice pack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicePackData {
+    /// Metadata.
+    pub meta: VoiceMeta,
+    /// Style table, row-major `[STYLE_ROWS, STYLE_DIM]`.
+    pub style: Vec<f32>,
+    /// Speaker adapter tensors by name (without the `adapter.` prefix): shape and values.
+    pub adapters: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl VoicePackData {
+    /// The style vector for an utterance of `tokens` tokens (clamped to the table).
+    pub fn style_row(&self, tokens: usize) -> &[f32] {
+        let row = tokens.min(STYLE_ROWS - 1);
+        &self.style[row * STYLE_DIM..(row + 1) * STYLE_DIM]
+    }
+
+    /// Serializes to the voice pack byte format (deterministic for equal inputs).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, VoicePackError> {
+        if self.style.len() != STYLE_ROWS * STYLE_DIM {
+            return Err(VoicePackError::BadTensor {
+                name: "style".into(),
+                dtype: "F32".into(),
+                shape: vec![self.style.len()],
+                expected: "[510, 1, 256]",
+            });
+        }
+        let mut tensors: Vec<(String, Vec<usize>, &[f32])> =
+            vec![("style".into(), vec![STYLE_ROWS, 1, STYLE_DIM], &self.style)];
+        for (name, shape, values) in &self.adapters {
+            if shape.iter().product::<usize>() != values.len() {
+                return Err(VoicePackError::Malformed(format!("adapter `{name}` shape {shape:?} does not match its data")));
+            }
+            tensors.push((format!("adapter.{name}"), shape.clone(), values));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        // The safetensors writer orders metadata through a HashMap; a consent
+        // record names the pack's hash, so the header is written here with
+        // sorted keys (serde_json's map is ordered) to make bytes reproducible.
+        let mut header = serde_json::Map::new();
+        let mut meta = serde_json::Map::new();
+        meta.insert("avow.format".into(), FORMAT.into());
+        meta.insert("language".into(), self.meta.language.clone().into());
+        meta.insert("model".into(), self.meta.model.clone().into());
+        meta.insert("name".into(), self.meta.name.clone().into());
+        header.insert("__metadata__".into(), meta.into());
+        let mut offset = 0usize;
+        for (name, shape, values) in &tensors {
+            let end = offset + values.len() * 4;
+            header.insert(
+                name.clone(),
+                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+            );
+            offset = end;
+        }
+        let mut header = serde_json::Value::Object(header).to_string().into_bytes();
+        while header.len() % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + offset);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        for (_, _, values) in &tensors {
+            out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        Ok(out)
+    }
+
+    /// Parses voice pack bytes. Callers in the engine reach this only through
+    /// the consent gate, which hashes these same bytes first.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VoicePackError> {
+        if bytes.len() > MAX_PACK_BYTES {
+            return Err(VoicePackError::TooLarge(bytes.len()));
+        }
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| VoicePackError::Malformed(e.to_string()))?;
+        let md = header.metadata().as_ref().ok_or(VoicePackError::Missing("metadata"))?;
+        let get = |k: &'static str| md.get(k).cloned().ok_or(VoicePackError::Missing(k));
+        let format = get("avow.format")?;
+        if format != FORMAT {
+            return Err(VoicePackError::UnsupportedFormat(format));
+        }
+        let meta = VoiceMeta { name: get("name")?, language: get("language")?, model: get("model")? };
+        let st = SafeTensors::deserialize(bytes).map_err(|e| VoicePackError::Malformed(e.to_string()))?;
+        let style_view = st.tensor("style").map_err(|_| VoicePackError::Missing("tensor `style`"))?;
+        let style = read_f32("style", &style_view, Some(&[STYLE_ROWS, 1, STYLE_DIM]))?;
+        let mut adapters = Vec::new();
+        let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+        names.sort();
+        for name in names {
+            if let Some(short) = name.strip_prefix("adapter.") {
+                let view = st.tensor(&name).map_err(|e| VoicePackError::Malformed(e.to_string()))?;
+                let values = read_f32(&name, &view, None)?;
+                adapters.push((short.to_string(), view.shape().to_vec(), values));
+            } else if name != "style" {
+                return Err(VoicePackError::Malformed(format!("unexpected tensor `{name}`")));
+            }
+        }
+        Ok(Self { meta, style, adapters })
+    }
+}
+
+/// Lowercase hex sha256 of voice pack bytes: what consent records name.
+pub fn pack_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn read_f32(name: &str, view: &TensorView<'_>, shape: Option<&[usize]>) -> Result<Vec<f32>, VoicePackError> {
+    let bad = || VoicePackError::BadTensor {
+        name: name.to_string(),
+        dtype: format!("{:?}", view.dtype()),
+        shape: view.shape().to_vec(),
+        expected: if shape.is_some() { "[510, 1, 256]" } else { "any shape" },
+    };
+    if view.dtype() != Dtype::F32 || shape.is_some_and(|s| s != view.shape()) {
+        return Err(bad());
+    }
+    let values: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(VoicePackError::Malformed(format!("tensor `{name}` holds NaN or infinity")));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn sample() -> VoicePackData {
+        VoicePackData {
+            meta: VoiceMeta { name: "t".into(), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
+            style: (0..STYLE_ROWS * STYLE_DIM).map(|i| i as f32 * 1e-3).collect(),
+            adapters: vec![("decoder.gain".into(), vec![2], vec![1.0, 2.0])],
+        }
+    }
+
+    #[test]
+    fn round_trip_preserves_everything_and_is_deterministic() {
+        let pack = sample();
+        let bytes = pack.to_bytes().unwrap();
+        for _ in 0..4 {
+            let again = pack.to_bytes().unwrap();
+            assert!(bytes == again, "serialization must be deterministic for hashing");
+        }
+        let back = VoicePackData::from_bytes(&bytes).unwrap();
+        assert_eq!(back, pack);
+        assert_eq!(back.style_row(3)[0], (3 * STYLE_DIM) as f32 * 1e-3);
+    }
+
+    #[test]
+    fn rejects_garbage_wrong_shape_and_foreign_tensors() {
+        assert!(matches!(VoicePackData::from_bytes(b"garbage"), Err(VoicePackError::Malformed(_))));
+        let mut pack = sample();
+        pack.style.truncate(10);
+        assert!(pack.to_bytes().is_err());
+        let data = vec![0u8; 8];
+        let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
+        let meta: HashMap<String, String> =
+            [("avow.format", FORMAT), ("name", "x"), ("language", "en"), ("model", "m")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let bytes = safetensors::serialize(vec![("style".to_string(), view)], Some(meta)).unwrap();
+        assert!(matches!(VoicePackData::from_bytes(&bytes), Err(VoicePackError::BadTensor { .. })));
+    }
+}

@@ -1,0 +1,13 @@
+//! Kokoro-82M in Candle: PL-BERT, text encoder, prosody predictor and the
+//! iSTFTNet decoder, plus importers that turn the published checkpoints into
+//! one canonical safetensors layout (PyTorch module names, weight-norm folded,
+//! LSTM gates in PyTorch order, f32).
+//!
+//! This is a lower crate: its forward pass takes raw token ids and a raw style
+//! vector and returns unmarked audio. Applications must go through the engine,
+//! which adds the consent gate and the watermark; this crate is not re-exported
+//! there.
+
+#![deny(missing_docs)]
+
+pub mod convert;

@@ -9,9 +9,42 @@
 //! - `__metadata__`: `avow.format = "voicepack/1"`, `name`, `language`
 //!   (BCP-47), `model` (the acoustic model id, e.g. `kokoro-82m-v1.0`).
 //!
-//! This crate writes and parses the format. It is not the consent gate: the
-//! only route from a pack file to a usable voice in the engine goes through the
-//! consent crate, which hashes the exact bytes parsed here.
+//! This crate writes and parses the format, and holds the consent gate:
+//! [`Voice`], the only voice type the engine accepts, can be built only from an
+//! [`avow_consent::VerifiedConsent`], and it parses the very bytes that the
+//! verifier hashed (no second read of the file, so nothing can swap the file
+//! between check and use). [`VoicePackData`] is the raw format for model
+//! tools (conversion, inspection); it is not a gate and the engine must never
+//! take it.
+//!
+//! Outside this crate, neither a `Voice` nor a `VerifiedConsent` can be made
+//! without verifying; both of these fail to compile:
+//!
+//! ```compile_fail
+//! // Private fields: a Voice cannot be assembled from parts.
+//! let data = avow_voice::VoicePackData::from_bytes(&[]).unwrap();
+//! let v = avow_voice::Voice { data };
+//! ```
+//!
+//! ```compile_fail
+//! // Private fields: a VerifiedConsent cannot be forged either.
+//! let c = avow_consent::VerifiedConsent { pack: Vec::new() };
+//! let v = avow_voice::Voice::from_consent(c);
+//! ```
+//!
+//! The honest route compiles:
+//!
+//! ```no_run
+//! use avow_consent::{verify_files, Purpose, RevocationStore, TrustStore, VerifyRequest};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let trust = TrustStore::resolve(&[])?;
+//! let revoked = RevocationStore::resolve(&[])?;
+//! let request = VerifyRequest::new(Purpose::Aac, "ja");
+//! let consent = verify_files("voices/jf_alpha.consent.json".as_ref(), "voices/jf_alpha.voice".as_ref(), &request, &trust, &revoked)?;
+//! let voice = avow_voice::Voice::from_consent(consent)?;
+//! let _style = voice.style_row(12);
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -68,7 +101,8 @@ pub struct VoiceMeta {
     pub model: String,
 }
 
-/// The decoded contents of a voice pack.
+/// The decoded contents of a voice pack: the raw format, for model tools.
+/// Not a consent gate: the engine takes only a [`Voice`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoicePackData {
     /// Metadata.
@@ -168,6 +202,49 @@ impl VoicePackData {
             }
         }
         Ok(Self { meta, style, adapters })
+    }
+}
+
+/// A voice the engine may speak with: a parsed voice pack together with the
+/// consent that covers it. The only constructor is [`Voice::from_consent`].
+#[derive(Debug)]
+pub struct Voice {
+    data: VoicePackData,
+    consent: avow_consent::VerifiedConsent,
+}
+
+impl Voice {
+    /// Parses the voice pack from the exact bytes the consent verifier hashed.
+    /// Takes the consent by value: it travels with the voice (record id,
+    /// watermark payload and purpose for the ledger).
+    pub fn from_consent(consent: avow_consent::VerifiedConsent) -> Result<Self, VoicePackError> {
+        let data = VoicePackData::from_bytes(consent.pack_bytes())?;
+        Ok(Voice { data, consent })
+    }
+
+    /// The style vector for an utterance of `tokens` tokens.
+    pub fn style_row(&self, tokens: usize) -> &[f32] {
+        self.data.style_row(tokens)
+    }
+
+    /// The whole style table, row-major `[STYLE_ROWS, STYLE_DIM]`.
+    pub fn style(&self) -> &[f32] {
+        &self.data.style
+    }
+
+    /// Speaker adapter tensors (name, shape, values).
+    pub fn adapters(&self) -> &[(String, Vec<usize>, Vec<f32>)] {
+        &self.data.adapters
+    }
+
+    /// The pack's metadata.
+    pub fn meta(&self) -> &VoiceMeta {
+        &self.data.meta
+    }
+
+    /// The consent this voice was built under.
+    pub fn consent(&self) -> &avow_consent::VerifiedConsent {
+        &self.consent
     }
 }
 

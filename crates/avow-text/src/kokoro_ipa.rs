@@ -1,0 +1,237 @@
+//! From espeak-ng IPA to the phoneme notation Kokoro-82M was trained on.
+//!
+//! Kokoro v1.0 learned English from the `misaki` G2P, which writes a
+//! modified IPA: each diphthong and affricate is ONE symbol (`A`=eɪ, `I`=aɪ,
+//! `W`=aʊ, `Y`=ɔɪ, `O`=oʊ (US), `Q`=əʊ (GB), `ʤ`, `ʧ`), American English has
+//! no length marks and writes r-coloured vowels as `ɜɹ`/`əɹ`, syllabic
+//! consonants carry a small schwa (`ᵊl`, `ᵊn`). Its other languages were
+//! phonemized by espeak-ng with only the diphthong/affricate merge applied.
+//! Feeding raw espeak IPA (`eɪ` as two tokens, `ɚ`, `oː`) gives the model
+//! token sequences it rarely or never saw, which is audible.
+//!
+//! This module is our own table, written from misaki's published
+//! description of its espeak fallback. It needs espeak's *tied* output
+//! ([`crate::TIE`] between the letters of one multi-letter phoneme) to tell
+//! the diphthong `e^ɪ` (one phoneme) from `e` followed by `ɪ` (two).
+
+use crate::lang::Language;
+use crate::phonemizer::TIE;
+
+/// Which languages a rule applies to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    English,
+    Us,
+    Gb,
+}
+
+impl Scope {
+    fn applies(self, lang: Language) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::English => lang.is_english(),
+            Scope::Us => lang == Language::EnUs,
+            Scope::Gb => lang == Language::EnGb,
+        }
+    }
+}
+
+/// One rewrite, applied to the whole string in table order.
+struct Rule {
+    from: &'static str,
+    to: &'static str,
+    scope: Scope,
+}
+
+const fn r(from: &'static str, to: &'static str, scope: Scope) -> Rule {
+    Rule { from, to, scope }
+}
+
+/// Rewrites in order. The order matters where one rule's output or input
+/// overlaps another's; each such case is commented.
+const RULES: &[Rule] = &[
+    // --- every language: merge tied diphthongs and affricates into the single
+    // symbols of Kokoro's vocabulary (misaki does this for all espeak voices).
+    r("a^ɪ", "I", Scope::All), // price
+    r("a^ʊ", "W", Scope::All), // mouth
+    r("ɔ^ɪ", "Y", Scope::All), // choice
+    r("d^ʒ", "ʤ", Scope::All), // judge
+    r("t^ʃ", "ʧ", Scope::All), // church
+    r("t^s", "ʦ", Scope::All), // Italian "grazie", German "z"
+    r("d^z", "ʣ", Scope::All), // Italian "zero"
+    r("s^s", "S", Scope::All), // kept as misaki maps it; espeak rarely ties s+s
+    // GB "square" vowel: misaki's British lexicon writes ɛː. Must run before
+    // the English `e` → A rule below, which would otherwise eat its `e`.
+    r("e^ə", "ɛː", Scope::Gb),
+    r("e^ɪ", "A", Scope::All), // face
+    r("o^ʊ", "O", Scope::All), // US goat
+    r("ə^ʊ", "Q", Scope::All), // GB goat
+    // --- English only (misaki's lexicon conventions).
+    // A lone `e` in espeak English is the first half of face in some
+    // contexts; misaki's English inventory has no bare `e`.
+    r("e", "A", Scope::English),
+    // espeak's "dark"/syllabic l phoneme `@L` comes out tied as ə^l; misaki
+    // writes a syllabic l with the small schwa.
+    r("ə^l", "ᵊl", Scope::English),
+    // Glottal stop before syllabic n ("button" bˈʌʔn̩): misaki says tᵊn. The
+    // combining syllabic mark itself is handled after the table.
+    r("ʔˌn\u{329}", "tᵊn", Scope::English),
+    r("ʔn\u{329}", "tᵊn", Scope::English),
+    r("ʔn", "tᵊn", Scope::English),
+    r("ʔ", "t", Scope::English),
+    // Palatalization marks only appear in loanwords; misaki drops them but
+    // keeps the glide before a goat vowel.
+    r("ʲO", "jO", Scope::English),
+    r("ʲQ", "jQ", Scope::English),
+    r("ʲə", "jə", Scope::English),
+    r("ʲ", "", Scope::English),
+    // Non-English consonants in English text (names, loanwords) fall back to
+    // their nearest English phoneme, as misaki's inventory lacks them.
+    r("r", "ɹ", Scope::English),
+    r("x", "k", Scope::English),
+    r("ç", "k", Scope::English),
+    r("ɬ", "l", Scope::English),
+    // Near-open central vowel (espeak's reduced "a" in "a cat"): misaki
+    // writes plain schwa in its espeak fallback.
+    r("ɐ", "ə", Scope::English),
+    // Nasalized vowels (French loanwords) are plain vowels in English.
+    r("\u{303}", "", Scope::English),
+    // --- American English: no length marks, r-coloured vowels spelled out.
+    r("ɚ", "əɹ", Scope::Us),
+    // "nurse": ɜːɹ and ɜː both become ɜɹ (misaki US writes bˈɜɹd for bird).
+    // The longer pattern first, so ɜːɹ does not become ɜɹɹ.
+    r("ɜː^ɹ", "ɜɹ", Scope::Us),
+    r("ɜːɹ", "ɜɹ", Scope::Us),
+    r("ɜː", "ɜɹ", Scope::Us),
+    r("ɪ^ə", "iə", Scope::Us),
+    r("ɪə", "iə", Scope::Us),
+    r("ː", "", Scope::Us),
+    // espeak 1.51 writes the US "north/force" vowel as oː (fˈoːɹ); with the
+    // length mark gone it must become ɔ, since misaki's US inventory has no
+    // bare o (goat was already turned into O above).
+    r("o", "ɔ", Scope::Us),
+    // --- British English.
+    r("i^ə", "ɪə", Scope::Gb), // near: misaki GB writes nˈɪə
+    r("ɚ", "ə", Scope::Gb),
+    r("ᵻ", "ɪ", Scope::Gb), // GB inventory has no ᵻ
+    r("ɾ", "t", Scope::Gb), // no flapping in GB
+];
+
+/// Rewrites espeak-ng IPA (with [`TIE`] inside multi-letter phonemes) into
+/// Kokoro notation for `lang`. Language-switch flags such as `(fr)` and
+/// espeak's liaison hyphens are removed, as Kokoro never saw them.
+pub fn espeak_to_kokoro(ipa: &str, lang: Language) -> String {
+    let mut s = strip_language_flags(ipa);
+    for rule in RULES {
+        if rule.scope.applies(lang) && s.contains(rule.from) {
+            s = s.replace(rule.from, rule.to);
+        }
+    }
+    if lang.is_english() {
+        s = syllabic_to_schwa(&s);
+    }
+    // Any tie left joins phonemes without a single Kokoro symbol (e.g. ɛ^ɹ,
+    // ʊ^ə): the letters stay, the tie goes. Hyphens mark French liaison and
+    // compound joins in espeak's output; Kokoro's data has none.
+    s.retain(|c| c != TIE && c != '-');
+    s
+}
+
+/// `n̩` → `ᵊn`: misaki marks a syllabic consonant with a small schwa before
+/// it instead of the combining mark below it (U+0329).
+fn syllabic_to_schwa(s: &str) -> String {
+    if !s.contains('\u{329}') {
+        return s.to_string();
+    }
+    let chars: Vec<char> = s.chars().filter(|&c| c != TIE).collect();
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if chars.get(i + 1) == Some(&'\u{329}') && !c.is_whitespace() {
+            out.push('ᵊ');
+            out.push(c);
+            i += 2;
+        } else {
+            if c != '\u{329}' {
+                out.push(c);
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Removes espeak's `(en)`/`(fr)` language-switch markers (phonemizer's
+/// `remove-flags`): the phonemes between them stay.
+fn strip_language_flags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find('(') {
+        let after = &rest[start + 1..];
+        match after.find(')') {
+            Some(end)
+                if end > 0
+                    && end <= 8
+                    && after[..end]
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-') =>
+            {
+                out.push_str(&rest[..start]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn us_english_table() {
+        let us = |s| espeak_to_kokoro(s, Language::EnUs);
+        assert_eq!(us("həlˈo^ʊ wˈɜːld"), "həlˈO wˈɜɹld");
+        assert_eq!(us("a^ɪ ɛnd^ʒˈɔ^ɪ"), "I ɛnʤˈY");
+        assert_eq!(us("fˈoːɹ ˈa^ʊɚz"), "fˈɔɹ ˈWəɹz");
+        assert_eq!(us("bˈʌʔn̩ bˈɑːɾə^l"), "bˈʌtᵊn bˈɑɾᵊl");
+        assert_eq!(us("t^ʃˈɛ^ɹ kæfˈe^ɪ"), "ʧˈɛɹ kæfˈA");
+        assert_eq!(us("ɪts ɐ kˈæt"), "ɪts ə kˈæt");
+    }
+
+    #[test]
+    fn gb_english_table() {
+        let gb = |s| espeak_to_kokoro(s, Language::EnGb);
+        assert_eq!(gb("həlˈə^ʊ wˈɜːld"), "həlˈQ wˈɜːld");
+        assert_eq!(gb("t^ʃˈe^ə nˈi^ə"), "ʧˈɛː nˈɪə");
+        assert_eq!(gb("fˈɔːɹ kˈat"), "fˈɔːɹ kˈat");
+    }
+
+    #[test]
+    fn other_languages_only_merge_and_strip() {
+        assert_eq!(
+            espeak_to_kokoro("ɡrˈat^sje mˈille", Language::It),
+            "ɡrˈaʦje mˈille"
+        );
+        assert_eq!(espeak_to_kokoro("le-z amˈi", Language::Fr), "lez amˈi");
+        assert_eq!(espeak_to_kokoro("bˈe^ɪnte", Language::Es), "bˈAnte");
+        // `r` and `e` stay outside English.
+        assert_eq!(espeak_to_kokoro("perro", Language::Es), "perro");
+    }
+
+    #[test]
+    fn language_flags_removed_but_real_parentheses_kept() {
+        assert_eq!(
+            espeak_to_kokoro("(en)t^ʃˈa^ɪniːz(ja)lˈetə", Language::Es),
+            "ʧˈIniːzlˈetə"
+        );
+        assert_eq!(espeak_to_kokoro("(ˈa) b", Language::Es), "(ˈa) b");
+    }
+}

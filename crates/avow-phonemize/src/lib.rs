@@ -37,8 +37,19 @@ mod ffi {
     pub const PHONEMES_TIE: c_int = 0x80;
     pub const EE_OK: c_int = 0;
 
-    #[link(name = "espeak-ng", kind = "dylib")]
-    extern "C" {}
+    /// `espeak_VOICE` from speak_lib.h (1.51), used as a search key.
+    #[repr(C)]
+    pub struct EspeakVoice {
+        pub name: *const c_char,
+        pub languages: *const c_char,
+        pub identifier: *const c_char,
+        pub gender: u8,
+        pub age: u8,
+        pub variant: u8,
+        pub xx1: u8,
+        pub score: c_int,
+        pub spare: *mut c_void,
+    }
 
     extern "C" {
         pub fn espeak_Initialize(
@@ -48,6 +59,7 @@ mod ffi {
             options: c_int,
         ) -> c_int;
         pub fn espeak_SetVoiceByName(name: *const c_char) -> c_int;
+        pub fn espeak_SetVoiceByProperties(voice: *mut EspeakVoice) -> c_int;
         pub fn espeak_TextToPhonemes(
             textptr: *mut *const c_void,
             textmode: c_int,
@@ -154,7 +166,25 @@ fn select_voice(engine: &mut Engine, lang: Language) -> Result<(), PhonemizeErro
     }
     let name = CString::new(lang.espeak_voice()).map_err(|_| PhonemizeError::NoVoice(lang))?;
     // SAFETY: valid C string; called under the global lock.
-    let rc = unsafe { ffi::espeak_SetVoiceByName(name.as_ptr()) };
+    let mut rc = unsafe { ffi::espeak_SetVoiceByName(name.as_ptr()) };
+    if rc != ffi::EE_OK {
+        // Voice *names* are "English (Great Britain)"-style; like the
+        // espeak-ng command line, fall back to a search by language code.
+        let mut spec = ffi::EspeakVoice {
+            name: std::ptr::null(),
+            languages: name.as_ptr(),
+            identifier: std::ptr::null(),
+            gender: 0,
+            age: 0,
+            variant: 0,
+            xx1: 0,
+            score: 0,
+            spare: std::ptr::null_mut(),
+        };
+        // SAFETY: `spec` and the string it points to outlive the call,
+        // which only reads them; serialized by the global lock.
+        rc = unsafe { ffi::espeak_SetVoiceByProperties(&mut spec) };
+    }
     if rc != ffi::EE_OK {
         engine.voice = None;
         return Err(PhonemizeError::NoVoice(lang));

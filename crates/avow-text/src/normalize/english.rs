@@ -402,9 +402,9 @@ fn plain_integer(d: &str, style: NumberStyle) -> String {
 
 fn ampm(letter: &str) -> &'static str {
     if letter.eq_ignore_ascii_case("a") {
-        "ay em"
+        "AM"
     } else {
-        "pee em"
+        "PM"
     }
 }
 

@@ -153,3 +153,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A fresh random record id: `avow-` and 24 lowercase hex digits.
+pub fn new_record_id() -> String {
+    let mut b = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    format!("avow-{}", hex::encode(b))
+}

@@ -352,6 +352,11 @@ impl<P: Phonemizer> TextFrontEnd<P> {
                     // Punctuation with nothing before it in the clause (a
                     // sentence that starts with "…") carries no prosody.
                     if has_speech(&cur.phonemes) {
+                        // A dash stands between words ("wait — then");
+                        // the other marks attach to the word before.
+                        if c == '—' {
+                            cur.phonemes.push(' ');
+                        }
                         cur.phonemes.push(c);
                     }
                     if matches!(c, ',' | ';' | ':' | '—' | '…' | '.' | '!' | '?') {

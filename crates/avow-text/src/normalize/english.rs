@@ -71,6 +71,7 @@ struct Patterns {
     degree: Regex,
     fraction: Regex,
     range: Regex,
+    phone: Regex,
     version: Regex,
     abbrev: Regex,
     eg_ie: Regex,
@@ -78,6 +79,7 @@ struct Patterns {
     number: Regex,
     space_before_punct: Regex,
     spaces: Regex,
+    double_the: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -117,6 +119,7 @@ fn patterns() -> &'static Patterns {
             degree: re(&format!(r"([-−]?)\b({num})\s?°")),
             fraction: re(r"\b([0-9]{1,2})/([0-9]{1,2})\b"),
             range: re(r"\b([0-9]+)\s?[-–]\s?([0-9]+)\b"),
+            phone: re(r"(?:\+?\b(1)[-.\s])?(?:\(([0-9]{3})\)\s?|\b([0-9]{3})[-.\s])([0-9]{3})[-.\s]([0-9]{4})\b"),
             version: re(r"\b[0-9]+(?:\.[0-9]+){2,}\b"),
             abbrev: re(
                 r"\b(Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Mt|Ft|Ave|Blvd|Rd|Gen|Capt|Lt|Sgt|Rev|Gov|Inc|Ltd|Co|Corp|Dept|approx|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(\.|\b)",
@@ -126,6 +129,7 @@ fn patterns() -> &'static Patterns {
             number: re(r"([-−]?)([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"),
             space_before_punct: re(r"\s+([,.;:!?…)])"),
             spaces: re(r"\s{2,}"),
+            double_the: re(r"\b([Tt]he)\s+the\b"),
         }
     })
 }
@@ -314,6 +318,17 @@ pub fn normalize(text: &str, british: bool) -> String {
         })
         .into_owned();
     s = p
+        .phone
+        .replace_all(&s, |c: &Captures| {
+            // Phone numbers are read digit by digit, group by group.
+            let groups: Vec<String> = (1..=5)
+                .filter_map(|i| c.get(i))
+                .map(|m| numbers::digits(m.as_str()))
+                .collect();
+            format!(" {} ", groups.join(", "))
+        })
+        .into_owned();
+    s = p
         .range
         .replace_all(&s, |c: &Captures| {
             format!(
@@ -369,6 +384,7 @@ pub fn normalize(text: &str, british: bool) -> String {
                 && body.len() == 4
                 && body.bytes().all(|b| b.is_ascii_digit())
                 && (1000..=2099).contains(&body.parse::<u32>().unwrap_or(0))
+                && reads_as_year(&snapshot[..whole.start], &snapshot[whole.end..])
             {
                 numbers::year(body, style)
             } else {
@@ -378,6 +394,8 @@ pub fn normalize(text: &str, british: bool) -> String {
         })
         .into_owned();
 
+    // "on the 3rd of March" → "on the the third of March" otherwise.
+    s = p.double_the.replace_all(&s, "$1").into_owned();
     s = p.space_before_punct.replace_all(&s, "$1").into_owned();
     s = p.spaces.replace_all(&s, " ").into_owned();
     let mut s = s.trim().to_string();
@@ -386,6 +404,35 @@ pub fn normalize(text: &str, british: bool) -> String {
         s.push('.');
     }
     s
+}
+
+/// Words after which a four-digit number is a year ("in 1999", "since
+/// 2010", "May 2024"); elsewhere it is one only at the start or the end of a
+/// clause ("2024 was", "until now, 1999."), and a count otherwise ("2024
+/// apples").
+const YEAR_CUES: &[&str] = &[
+    "in", "since", "by", "from", "until", "till", "to", "of", "year", "during", "before",
+    "after", "around", "circa", "c.", "early", "late", "mid", "summer", "winter", "spring",
+    "fall", "autumn", "born", "the", "and", "or", "between", "through",
+];
+
+fn reads_as_year(before: &str, after: &str) -> bool {
+    let prev = prev_word(before)
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '.')
+        .to_lowercase();
+    let prev_ends_clause = before.trim_end().ends_with([',', ';', ':', '(', '"', '“']);
+    if prev.is_empty() || prev_ends_clause {
+        return true;
+    }
+    if YEAR_CUES.contains(&prev.as_str()) || month_index(&prev).is_some_and(|_| prev.len() >= 3) {
+        return true;
+    }
+    let next = after.trim_start();
+    next.is_empty()
+        || next.starts_with([',', '.', ';', ':', '!', '?', ')'])
+        || next.starts_with("AD")
+        || next.starts_with("BC")
+        || next.starts_with("CE")
 }
 
 fn sign(minus: &str) -> &'static str {
@@ -688,9 +735,9 @@ fn expand_abbreviation(abbr: &str, dotted: bool, before: &str, after: &str) -> O
     let next_is_name = starts_upper(next);
     let w = match abbr {
         // Titles: only before a name, so "Dr" alone and "MR" stay untouched.
-        "Mr" if next_is_name => "Mister",
-        "Mrs" if next_is_name => "Missus",
-        "Ms" if next_is_name => "Miz",
+        "Mr" if dotted || next_is_name => "Mister",
+        "Mrs" if dotted || next_is_name => "Missus",
+        "Ms" if dotted || next_is_name => "Miz",
         "Prof" if dotted || next_is_name => "Professor",
         "Dr" if dotted || next_is_name => {
             if prev_names_place && !next_is_name {

@@ -61,6 +61,10 @@ const RULES: &[Rule] = &[
     r("t^s", "ʦ", Scope::All), // Italian "grazie", German "z"
     r("d^z", "ʣ", Scope::All), // Italian "zero"
     r("s^s", "S", Scope::All), // kept as misaki maps it; espeak rarely ties s+s
+    // espeak 1.51 has no IPA name for the Hindi retroflex flap (ड़) and
+    // prints its ASCII name `r.`; the period would become a sentence-end
+    // token. Kokoro's vocabulary has the IPA letter.
+    r("r.", "ɽ", Scope::All),
     // GB "square" vowel: misaki's British lexicon writes ɛː. Must run before
     // the English `e` → A rule below, which would otherwise eat its `e`.
     r("e^ə", "ɛː", Scope::Gb),
@@ -224,6 +228,7 @@ mod tests {
         assert_eq!(espeak_to_kokoro("bˈe^ɪnte", Language::Es), "bˈAnte");
         // `r` and `e` stay outside English.
         assert_eq!(espeak_to_kokoro("perro", Language::Es), "perro");
+        assert_eq!(espeak_to_kokoro("pəhˈaːr.", Language::Hi), "pəhˈaːɽ");
     }
 
     #[test]

@@ -40,7 +40,7 @@
 //! let trust = TrustStore::resolve(&[])?;
 //! let revoked = RevocationStore::resolve(&[])?;
 //! let request = VerifyRequest::new(Purpose::Aac, "ja");
-//! let consent = verify_files("voices/jf_alpha.consent.json".as_ref(), "voices/jf_alpha.voice".as_ref(), &request, &trust, &revoked)?;
+//! let consent = verify_files("voices/jf_alpha.consent.json".as_ref(), "voices/jf_alpha.voicepack".as_ref(), &request, &trust, &revoked)?;
 //! let voice = avow_voice::Voice::from_consent(consent)?;
 //! let _style = voice.style_row(12);
 //! # Ok(()) }

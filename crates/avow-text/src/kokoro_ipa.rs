@@ -96,9 +96,6 @@ const RULES: &[Rule] = &[
     r("x", "k", Scope::English),
     r("ç", "k", Scope::English),
     r("ɬ", "l", Scope::English),
-    // Near-open central vowel (espeak's reduced "a" in "a cat"): misaki
-    // writes plain schwa in its espeak fallback.
-    r("ɐ", "ə", Scope::English),
     // Nasalized vowels (French loanwords) are plain vowels in English.
     r("\u{303}", "", Scope::English),
     // --- American English: no length marks, r-coloured vowels spelled out.
@@ -134,12 +131,29 @@ pub fn espeak_to_kokoro(ipa: &str, lang: Language) -> String {
     }
     if lang.is_english() {
         s = syllabic_to_schwa(&s);
+        s = english_words(&s);
     }
     // Any tie left joins phonemes without a single Kokoro symbol (e.g. ɛ^ɹ,
     // ʊ^ə): the letters stay, the tie goes. Hyphens mark French liaison and
     // compound joins in espeak's output; Kokoro's data has none.
     s.retain(|c| c != TIE && c != '-');
     s
+}
+
+/// Word-level English fixes. espeak writes the near-open central vowel ɐ
+/// for the weak articles ("a" ɐ, "an" ɐn) and for reduced vowels inside
+/// words ("about" ɐbˈaʊt). misaki's lexicon, which Kokoro learned English
+/// from, keeps ɐ for the articles only and writes ə elsewhere. espeak's "the"
+/// before a vowel is ðɪ where misaki writes ði.
+fn english_words(s: &str) -> String {
+    s.split(' ')
+        .map(|w| match w {
+            "ɐ" | "ɐn" => w.to_string(),
+            "ðɪ" => "ði".to_string(),
+            _ => w.replace('ɐ', "ə"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `n̩` → `ᵊn`: misaki marks a syllabic consonant with a small schwa before
@@ -207,7 +221,8 @@ mod tests {
         assert_eq!(us("fˈoːɹ ˈa^ʊɚz"), "fˈɔɹ ˈWəɹz");
         assert_eq!(us("bˈʌʔn̩ bˈɑːɾə^l"), "bˈʌtᵊn bˈɑɾᵊl");
         assert_eq!(us("t^ʃˈɛ^ɹ kæfˈe^ɪ"), "ʧˈɛɹ kæfˈA");
-        assert_eq!(us("ɪts ɐ kˈæt"), "ɪts ə kˈæt");
+        assert_eq!(us("ɪts ɐ kˈæt"), "ɪts ɐ kˈæt");
+        assert_eq!(us("ɐn ɐbˌa^ʊt ðɪ ˈɛnd"), "ɐn əbˌWt ði ˈɛnd");
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn word_before(text: &str, end: usize) -> String {
         .rfind(|c: char| c.is_whitespace())
         .map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
     head[start..]
-        .trim_start_matches(|c: char| matches!(c, '(' | '"' | '“' | '\'' | '['))
+        .trim_start_matches(['(', '"', '“', '\'', '['])
         .to_lowercase()
 }
 

@@ -49,7 +49,7 @@ fn below_100(n: u32, out: &mut Vec<String>) {
     debug_assert!(n < 100);
     if n < 20 {
         out.push(ONES[n as usize].to_string());
-    } else if n % 10 == 0 {
+    } else if n.is_multiple_of(10) {
         out.push(TENS[(n / 10) as usize].to_string());
     } else {
         out.push(format!("{}-{}", TENS[(n / 10) as usize], ONES[(n % 10) as usize]));

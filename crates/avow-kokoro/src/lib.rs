@@ -9,5 +9,18 @@
 //! there.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod decoder;
+pub mod generator;
+pub mod layers;
+pub mod model;
+pub mod onnx;
+pub mod plbert;
+pub mod predictor;
+pub mod residual;
+pub mod stft;
+pub mod text_encoder;
+
+pub use model::{KModel, ModelError, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};

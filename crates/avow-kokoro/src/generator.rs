@@ -1,0 +1,185 @@
+//! iSTFTNet generator: a harmonic-plus-noise source driven by F0, two
+//! transposed-convolution upsamplers with Snake residual blocks, and an
+//! inverse STFT (n_fft 20, hop 5) from predicted magnitude and phase.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::layers::{leaky_relu, AdaIn1d, Conv1d, ConvTranspose1d, Linear};
+use crate::stft::Stft;
+
+/// Samples per F0 frame: upsample rates 10·6 times the iSTFT hop 5.
+pub const SAMPLES_PER_F0_FRAME: usize = 300;
+const SAMPLE_RATE: f32 = 24_000.0;
+const HARMONICS: usize = 9;
+const SINE_AMP: f32 = 0.1;
+const VOICED_THRESHOLD: f32 = 10.0;
+
+/// `AdaINResBlock1`: three dilated convolution pairs with Snake activations.
+#[derive(Debug, Clone)]
+pub struct SnakeResBlock {
+    layers: Vec<SnakeLayer>,
+}
+
+#[derive(Debug, Clone)]
+struct SnakeLayer {
+    adain1: AdaIn1d,
+    adain2: AdaIn1d,
+    alpha1: Tensor,
+    alpha2: Tensor,
+    conv1: Conv1d,
+    conv2: Conv1d,
+}
+
+/// Snake activation `x + sin²(αx)/α`.
+fn snake(x: &Tensor, alpha: &Tensor) -> Result<Tensor> {
+    x + x.broadcast_mul(alpha)?.sin()?.sqr()?.broadcast_div(alpha)?
+}
+
+impl SnakeResBlock {
+    /// Loads a block with the given kernel size and dilations (1, 3, 5).
+    pub fn load(vb: VarBuilder, kernel: usize) -> Result<Self> {
+        let layers = [1usize, 3, 5]
+            .iter()
+            .enumerate()
+            .map(|(i, &dilation)| {
+                Ok(SnakeLayer {
+                    adain1: AdaIn1d::load(vb.pp("adain1").pp(i))?,
+                    adain2: AdaIn1d::load(vb.pp("adain2").pp(i))?,
+                    alpha1: vb.pp("alpha1").get_unchecked_dtype(&i.to_string(), DType::F32)?,
+                    alpha2: vb.pp("alpha2").get_unchecked_dtype(&i.to_string(), DType::F32)?,
+                    conv1: Conv1d::load(vb.pp("convs1").pp(i), dilation * (kernel - 1) / 2, 1, dilation, true)?,
+                    conv2: Conv1d::load(vb.pp("convs2").pp(i), (kernel - 1) / 2, 1, 1, true)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
+    /// `x` `[1, C, T]`, `style` `[1, 128]`.
+    pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
+        let mut x = x.clone();
+        for l in &self.layers {
+            let mut h = snake(&l.adain1.forward(&x, style)?, &l.alpha1)?;
+            h = l.conv1.forward(&h)?;
+            h = snake(&l.adain2.forward(&h, style)?, &l.alpha2)?;
+            h = l.conv2.forward(&h)?;
+            x = (h + x)?;
+        }
+        Ok(x)
+    }
+}
+
+/// The generator (`decoder.generator.*`).
+#[derive(Debug, Clone)]
+pub struct Generator {
+    source_linear: Linear,
+    noise_convs: Vec<Conv1d>,
+    noise_res: Vec<SnakeResBlock>,
+    ups: Vec<ConvTranspose1d>,
+    resblocks: Vec<SnakeResBlock>,
+    conv_post: Conv1d,
+    stft: Stft,
+}
+
+impl Generator {
+    /// Loads from `decoder.generator.*`.
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        let mut resblocks = Vec::new();
+        for i in 0..6 {
+            resblocks.push(SnakeResBlock::load(vb.pp("resblocks").pp(i), [3, 7, 11][i % 3])?);
+        }
+        Ok(Self {
+            source_linear: Linear::load(vb.pp("m_source").pp("l_linear"), true)?,
+            noise_convs: vec![
+                Conv1d::load(vb.pp("noise_convs").pp(0), 3, 6, 1, true)?,
+                Conv1d::load(vb.pp("noise_convs").pp(1), 0, 1, 1, true)?,
+            ],
+            noise_res: vec![
+                SnakeResBlock::load(vb.pp("noise_res").pp(0), 7)?,
+                SnakeResBlock::load(vb.pp("noise_res").pp(1), 11)?,
+            ],
+            ups: vec![
+                ConvTranspose1d::load(vb.pp("ups").pp(0), 5, 10)?,
+                ConvTranspose1d::load(vb.pp("ups").pp(1), 3, 6)?,
+            ],
+            resblocks,
+            conv_post: Conv1d::load(vb.pp("conv_post"), 3, 1, 1, true)?,
+            stft: Stft::new(20, 5, vb.device())?,
+        })
+    }
+
+    /// `x` `[1, 512, 2F]`, `style` `[1, 128]`, `f0` `[1, 2F]` → audio `[1, 600·F]`.
+    pub fn forward(&self, x: &Tensor, style: &Tensor, f0: &Tensor) -> Result<Tensor> {
+        let (magnitude, phase) = self.spectrogram(x, style, f0)?;
+        // Match the reference graph's gain (see `Stft::overlap_add`).
+        self.stft.overlap_add(&magnitude, &phase)
+    }
+
+    /// The predicted magnitude and phase `[1, 11, 120·F + 1]` each, before the inverse STFT.
+    pub fn spectrogram(&self, x: &Tensor, style: &Tensor, f0: &Tensor) -> Result<(Tensor, Tensor)> {
+        let har = self.stft.magnitude_phase(&self.harmonic_source(f0)?)?;
+        self.spectrogram_from_source(x, style, &har)
+    }
+
+    /// Like [`Self::spectrogram`], given the source's magnitude and phase
+    /// `[1, 22, 120·F + 1]` instead of F0.
+    pub fn spectrogram_from_source(&self, x: &Tensor, style: &Tensor, har: &Tensor) -> Result<(Tensor, Tensor)> {
+        let har = har.clone();
+        let mut x = x.clone();
+        for i in 0..2 {
+            x = leaky_relu(&x, 0.1)?;
+            let x_source = self.noise_res[i].forward(&self.noise_convs[i].forward(&har)?, style)?;
+            x = self.ups[i].forward(&x)?;
+            if i == 1 {
+                // ReflectionPad1d((1, 0)): prepend x[1].
+                x = Tensor::cat(&[&x.narrow(2, 1, 1)?, &x], 2)?;
+            }
+            x = (x + x_source)?;
+            let mut acc = self.resblocks[3 * i].forward(&x, style)?;
+            for j in 1..3 {
+                acc = (acc + self.resblocks[3 * i + j].forward(&x, style)?)?;
+            }
+            x = (acc / 3.0)?;
+        }
+        let x = self.conv_post.forward(&leaky_relu(&x, 0.01)?)?;
+        let bins = self.stft.bins();
+        Ok((x.narrow(1, 0, bins)?.exp()?, x.narrow(1, bins, bins)?.sin()?))
+    }
+
+    /// Harmonic source `[1, 300·frames]` for `f0` `[1, frames]`: nine harmonics of F0 with phase integrated at frame
+    /// rate and interpolated to samples, gated by voicing, mixed by a linear
+    /// layer and tanh. This export carries no random phase or noise term, so
+    /// neither does the port (the output is deterministic).
+    pub fn harmonic_source(&self, f0: &Tensor) -> Result<Tensor> {
+        let device = f0.device();
+        let f0: Vec<f32> = f0.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
+        let frames = f0.len();
+        let samples = frames * SAMPLES_PER_F0_FRAME;
+        let scale = SAMPLES_PER_F0_FRAME as f32;
+        let mut sines = vec![0f32; samples * HARMONICS];
+        for h in 0..HARMONICS {
+            // Per-frame phase increment (cycles per sample), accumulated per
+            // frame and scaled by the frame length.
+            let mut phase = Vec::with_capacity(frames);
+            let mut acc = 0f32;
+            for &f in &f0 {
+                let rad = f * (h + 1) as f32 / SAMPLE_RATE;
+                acc += rad - rad.floor();
+                phase.push(acc * 2.0 * std::f32::consts::PI * scale);
+            }
+            for j in 0..samples {
+                // Linear interpolation with half-pixel centres, clamped at the ends.
+                let src = ((j as f32 + 0.5) / scale - 0.5).max(0.0);
+                let i0 = (src.floor() as usize).min(frames - 1);
+                let i1 = (i0 + 1).min(frames - 1);
+                let w = src - i0 as f32;
+                let p = phase[i0] * (1.0 - w) + phase[i1] * w;
+                let voiced = if f0[j / SAMPLES_PER_F0_FRAME] > VOICED_THRESHOLD { 1.0 } else { 0.0 };
+                sines[j * HARMONICS + h] = p.sin() * SINE_AMP * voiced;
+            }
+        }
+        let sines = Tensor::from_vec(sines, (samples, HARMONICS), device)?;
+        self.source_linear.forward(&sines)?.tanh()?.reshape((1, samples))
+    }
+}

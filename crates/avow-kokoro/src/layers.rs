@@ -1,0 +1,264 @@
+//! Building blocks shared by several Kokoro networks: convolutions in PyTorch
+//! layout, linear layers, channel layer norm, AdaIN and a bidirectional LSTM.
+//!
+//! Every block is a plain struct of tensors with a `load(vb)` constructor and a
+//! `forward`, built only from differentiable candle ops so that speaker
+//! adaptation can backpropagate through the whole model.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+/// `nn.Conv1d` with PyTorch's padding/stride/dilation semantics.
+#[derive(Debug, Clone)]
+pub struct Conv1d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    padding: usize,
+    stride: usize,
+    dilation: usize,
+}
+
+impl Conv1d {
+    /// Loads `weight` `[out, in, k]` and, if `bias`, `bias` `[out]`.
+    pub fn load(vb: VarBuilder, padding: usize, stride: usize, dilation: usize, bias: bool) -> Result<Self> {
+        let weight = vb.get_unchecked_dtype("weight", DType::F32)?;
+        let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
+        Ok(Self { weight, bias, padding, stride, dilation })
+    }
+
+    /// `[B, C_in, T]` → `[B, C_out, T']`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv1d(&self.weight, self.padding, self.stride, self.dilation, 1)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `nn.ConvTranspose1d` (groups = 1). Candle's padded transposed convolution
+/// takes a slow path, so this runs unpadded and crops.
+#[derive(Debug, Clone)]
+pub struct ConvTranspose1d {
+    weight: Tensor,
+    bias: Tensor,
+    padding: usize,
+    stride: usize,
+}
+
+impl ConvTranspose1d {
+    /// Loads `weight` `[in, out, k]` and `bias` `[out]`.
+    pub fn load(vb: VarBuilder, padding: usize, stride: usize) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get_unchecked_dtype("weight", DType::F32)?,
+            bias: vb.get_unchecked_dtype("bias", DType::F32)?,
+            padding,
+            stride,
+        })
+    }
+
+    /// `[B, C_in, T]` → `[B, C_out, (T-1)·stride − 2·padding + k]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let full = x.conv_transpose1d(&self.weight, 0, 0, self.stride, 1, 1)?;
+        let len = full.dim(2)? - 2 * self.padding;
+        full.narrow(2, self.padding, len)?.broadcast_add(&self.bias.reshape((1, (), 1))?)
+    }
+}
+
+/// Depthwise `ConvTranspose1d(C, C, k=3, stride=2, groups=C, padding=1,
+/// output_padding=1)`: the learned 2× upsampler of the up-sampling residual
+/// blocks. Written out as two interleaved phases because candle's grouped
+/// convolution loops over groups.
+#[derive(Debug, Clone)]
+pub struct DepthwiseUpsample {
+    taps: [Tensor; 3],
+    bias: Tensor,
+}
+
+impl DepthwiseUpsample {
+    /// Loads `weight` `[C, 1, 3]` and `bias` `[C]`.
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        let w = vb.get_unchecked_dtype("weight", DType::F32)?;
+        let tap = |k: usize| w.narrow(2, k, 1)?.reshape((1, (), 1));
+        Ok(Self { taps: [tap(0)?, tap(1)?, tap(2)?], bias: vb.get_unchecked_dtype("bias", DType::F32)?.reshape((1, (), 1))? })
+    }
+
+    /// `[B, C, T]` → `[B, C, 2T]`: `y[2m] = w1·x[m]`, `y[2m+1] = w2·x[m] + w0·x[m+1]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, t) = x.dims3()?;
+        let next = Tensor::cat(&[x.narrow(2, 1, t - 1)?, Tensor::zeros((b, c, 1), x.dtype(), x.device())?], 2)?;
+        let even = x.broadcast_mul(&self.taps[1])?;
+        let odd = (x.broadcast_mul(&self.taps[2])? + next.broadcast_mul(&self.taps[0])?)?;
+        Tensor::stack(&[even, odd], 3)?.reshape((b, c, 2 * t))?.broadcast_add(&self.bias)
+    }
+}
+
+/// `nn.Linear` with PyTorch's `[out, in]` weight.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Loads `weight` and optionally `bias`.
+    pub fn load(vb: VarBuilder, bias: bool) -> Result<Self> {
+        let weight_t = vb.get_unchecked_dtype("weight", DType::F32)?.t()?.contiguous()?;
+        let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
+        Ok(Self { weight_t, bias })
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = match x.rank() {
+            3 => {
+                let (b, t, c) = x.dims3()?;
+                x.reshape((b * t, c))?.matmul(&self.weight_t)?.reshape((b, t, ()))?
+            }
+            _ => x.matmul(&self.weight_t)?,
+        };
+        match &self.bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Layer norm over the last dimension.
+pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centered = x.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let mut y = centered.broadcast_div(&(var + eps)?.sqrt()?)?;
+    if let Some(w) = weight {
+        y = y.broadcast_mul(w)?;
+    }
+    if let Some(b) = bias {
+        y = y.broadcast_add(b)?;
+    }
+    Ok(y)
+}
+
+/// Instance norm over time (no affine): `[B, C, T]`, biased variance.
+pub fn instance_norm(x: &Tensor, eps: f64) -> Result<Tensor> {
+    let mean = x.mean_keepdim(2)?;
+    let centered = x.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(2)?;
+    centered.broadcast_div(&(var + eps)?.sqrt()?)
+}
+
+/// Leaky ReLU.
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    // max(x, slope·x) for 0 < slope < 1; stays differentiable.
+    x.maximum(&(x * slope)?)
+}
+
+/// Adaptive instance norm: the style picks a per-channel gain and bias.
+#[derive(Debug, Clone)]
+pub struct AdaIn1d {
+    fc: Linear,
+}
+
+impl AdaIn1d {
+    /// Loads `fc` (style → 2·C).
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        Ok(Self { fc: Linear::load(vb.pp("fc"), true)? })
+    }
+
+    /// `x` `[B, C, T]`, `style` `[B, S]`.
+    pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
+        let h = self.fc.forward(style)?;
+        let c = x.dim(1)?;
+        let gamma = h.narrow(1, 0, c)?.unsqueeze(2)?;
+        let beta = h.narrow(1, c, c)?.unsqueeze(2)?;
+        instance_norm(x, 1e-5)?.broadcast_mul(&(gamma + 1.0)?)?.broadcast_add(&beta)
+    }
+}
+
+/// Adaptive layer norm over channels, for `[B, T, C]` inputs.
+#[derive(Debug, Clone)]
+pub struct AdaLayerNorm {
+    fc: Linear,
+}
+
+impl AdaLayerNorm {
+    /// Loads `fc` (style → 2·C).
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        Ok(Self { fc: Linear::load(vb.pp("fc"), true)? })
+    }
+
+    /// `x` `[B, T, C]`, `style` `[B, S]`.
+    pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
+        let h = self.fc.forward(style)?;
+        let c = x.dim(2)?;
+        let gamma = h.narrow(1, 0, c)?.unsqueeze(1)?;
+        let beta = h.narrow(1, c, c)?.unsqueeze(1)?;
+        layer_norm(x, None, None, 1e-5)?.broadcast_mul(&(gamma + 1.0)?)?.broadcast_add(&beta)
+    }
+}
+
+/// One direction of an LSTM with PyTorch weights (gates i, f, g, o).
+#[derive(Debug, Clone)]
+struct LstmDirection {
+    w_ih_t: Tensor,
+    w_hh_t: Tensor,
+    bias: Tensor,
+}
+
+impl LstmDirection {
+    fn load(vb: &VarBuilder, suffix: &str) -> Result<Self> {
+        let get = |n: &str| vb.get_unchecked_dtype(&format!("{n}{suffix}"), DType::F32);
+        Ok(Self {
+            w_ih_t: get("weight_ih_l0")?.t()?.contiguous()?,
+            w_hh_t: get("weight_hh_l0")?.t()?.contiguous()?,
+            bias: (get("bias_ih_l0")? + get("bias_hh_l0")?)?,
+        })
+    }
+
+    /// `x` `[T, I]` → `[T, H]`, running backwards in time when `reverse`.
+    fn run(&self, x: &Tensor, reverse: bool) -> Result<Tensor> {
+        let t = x.dim(0)?;
+        let hidden = self.w_hh_t.dim(0)?;
+        // Input projections for all steps in one matmul; only the recurrent
+        // product remains inside the loop.
+        let xw = x.matmul(&self.w_ih_t)?.broadcast_add(&self.bias)?;
+        let mut h = Tensor::zeros((1, hidden), x.dtype(), x.device())?;
+        let mut c = h.clone();
+        let mut outs = vec![h.clone(); t];
+        for step in 0..t {
+            let i = if reverse { t - 1 - step } else { step };
+            let gates = (xw.narrow(0, i, 1)? + h.matmul(&self.w_hh_t)?)?;
+            let ig = candle_nn::ops::sigmoid(&gates.narrow(1, 0, hidden)?)?;
+            let fg = candle_nn::ops::sigmoid(&gates.narrow(1, hidden, hidden)?)?;
+            let gg = gates.narrow(1, 2 * hidden, hidden)?.tanh()?;
+            let og = candle_nn::ops::sigmoid(&gates.narrow(1, 3 * hidden, hidden)?)?;
+            c = ((fg * &c)? + (ig * gg)?)?;
+            h = (og * c.tanh()?)?;
+            outs[i] = h.clone();
+        }
+        Tensor::cat(&outs, 0)
+    }
+}
+
+/// Bidirectional single-layer LSTM, batch-first `[1, T, I]` → `[1, T, 2H]`.
+#[derive(Debug, Clone)]
+pub struct BiLstm {
+    forward: LstmDirection,
+    backward: LstmDirection,
+}
+
+impl BiLstm {
+    /// Loads `weight_ih_l0`, `weight_hh_l0`, biases, and their `_reverse` twins.
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        Ok(Self { forward: LstmDirection::load(&vb, "")?, backward: LstmDirection::load(&vb, "_reverse")? })
+    }
+
+    /// Runs both directions and concatenates their hidden states.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.squeeze(0)?;
+        let f = self.forward.run(&x, false)?;
+        let b = self.backward.run(&x, true)?;
+        Tensor::cat(&[f, b], 1)?.unsqueeze(0)
+    }
+}

@@ -1,0 +1,187 @@
+//! The whole Kokoro-82M pipeline: tokens and a style vector in, 24 kHz audio out.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::decoder::Decoder;
+use crate::layers::Linear;
+use crate::plbert::PlBert;
+use crate::predictor::ProsodyPredictor;
+use crate::text_encoder::TextEncoder;
+
+/// Output sample rate.
+pub const SAMPLE_RATE: u32 = 24_000;
+/// Most tokens the model accepts between the two pad tokens.
+pub const MAX_TOKENS: usize = 510;
+/// Width of a style vector: 128 for the decoder, then 128 for prosody.
+pub const STYLE_DIM: usize = 256;
+/// Audio samples per predicted duration unit.
+pub const SAMPLES_PER_FRAME: usize = 600;
+
+/// Errors from running the model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A tensor operation failed (including missing or misshapen weights).
+    #[error("model error: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// The weights file could not be read.
+    #[error("cannot read weights {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Inputs outside what the model accepts.
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+/// What one synthesis produced.
+#[derive(Debug, Clone)]
+pub struct Synthesis {
+    /// Mono audio at [`SAMPLE_RATE`].
+    pub audio: Vec<f32>,
+    /// Frames assigned to each input token, pads included (one frame = 600 samples).
+    pub durations: Vec<u32>,
+}
+
+/// Kokoro-82M with its weights loaded.
+#[derive(Debug, Clone)]
+pub struct KModel {
+    bert: PlBert,
+    bert_encoder: Linear,
+    text_encoder: TextEncoder,
+    predictor: ProsodyPredictor,
+    decoder: Decoder,
+    device: Device,
+}
+
+impl KModel {
+    /// Builds the model from a canonical-layout var builder.
+    pub fn load(vb: VarBuilder) -> Result<Self, ModelError> {
+        Ok(Self {
+            bert: PlBert::load(vb.pp("bert"))?,
+            bert_encoder: Linear::load(vb.pp("bert_encoder"), true)?,
+            text_encoder: TextEncoder::load(vb.pp("text_encoder"))?,
+            predictor: ProsodyPredictor::load(vb.pp("predictor"))?,
+            decoder: Decoder::load(vb.pp("decoder"))?,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Loads canonical safetensors weights from a file.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)?;
+        Self::load(vb)
+    }
+
+    /// Synthesizes `tokens` (vocabulary ids without the pads; at most
+    /// [`MAX_TOKENS`]) with a `style` vector of [`STYLE_DIM`] values. `speed`
+    /// divides the predicted durations.
+    pub fn synthesize(&self, tokens: &[u32], style: &[f32], speed: f32) -> Result<Synthesis, ModelError> {
+        if tokens.is_empty() || tokens.len() > MAX_TOKENS {
+            return Err(ModelError::Input(format!("{} tokens; the model takes 1 to {MAX_TOKENS}", tokens.len())));
+        }
+        if style.len() != STYLE_DIM || style.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::Input(format!("style must be {STYLE_DIM} finite values")));
+        }
+        if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
+            return Err(ModelError::Input(format!("speed {speed} is outside 0.25..=4")));
+        }
+        let mut ids = Vec::with_capacity(tokens.len() + 2);
+        ids.push(0);
+        ids.extend_from_slice(tokens);
+        ids.push(0);
+        let ids = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let style = Tensor::new(style, &self.device)?.unsqueeze(0)?;
+        let durations = self.predict_durations(&ids, &style, speed)?;
+        let audio = self.render(&ids, &style, &durations)?;
+        Ok(Synthesis { audio: audio.squeeze(0)?.to_vec1()?, durations })
+    }
+
+    /// Token-level durations in frames (rounded, at least 1), for `ids`
+    /// `[1, T]` including pads.
+    pub fn predict_durations(&self, ids: &Tensor, style: &Tensor, speed: f32) -> Result<Vec<u32>, ModelError> {
+        let raw = self.raw_durations(ids, style)?;
+        Ok(raw.iter().map(|&d| round_half_even(d / speed).max(1.0) as u32).collect())
+    }
+
+    /// Unrounded durations (expected frames per token at speed 1).
+    pub fn raw_durations(&self, ids: &Tensor, style: &Tensor) -> Result<Vec<f32>, ModelError> {
+        let d = self.duration_features(ids, style)?;
+        Ok(self.predictor.durations(&d)?.to_vec1()?)
+    }
+
+    fn duration_features(&self, ids: &Tensor, style: &Tensor) -> candle_core::Result<Tensor> {
+        let bert = self.bert.forward(ids)?;
+        let d_en = self.bert_encoder.forward(&bert)?.transpose(1, 2)?;
+        self.predictor.text_encoder.forward(&d_en, &prosody_style(style)?)
+    }
+
+    /// Renders audio for given durations: alignment, F0 and energy, decoder.
+    /// Differentiable with respect to the weights and the style.
+    pub fn render(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
+        let frames: usize = durations.iter().map(|&d| d as usize).sum();
+        let t = ids.dim(1)?;
+        if durations.len() != t || frames == 0 {
+            return Err(ModelError::Input(format!("{} durations for {t} tokens", durations.len())));
+        }
+        let mut alignment = vec![0f32; t * frames];
+        let mut frame = 0;
+        for (token, &d) in durations.iter().enumerate() {
+            for _ in 0..d {
+                alignment[token * frames + frame] = 1.0;
+                frame += 1;
+            }
+        }
+        let alignment = Tensor::from_vec(alignment, (1, t, frames), &self.device)?;
+        let prosody = prosody_style(style)?;
+        let d = self.duration_features(ids, style)?;
+        let en = d.transpose(1, 2)?.matmul(&alignment)?;
+        let (f0, energy) = self.predictor.f0_energy(&en, &prosody)?;
+        let asr = self.text_encoder.forward(ids)?.matmul(&alignment)?;
+        Ok(self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?)
+    }
+
+    /// The prosody predictor's F0 and energy curves for given durations, `[2F]` each.
+    pub fn f0_energy(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let frames: usize = durations.iter().map(|&d| d as usize).sum();
+        let t = ids.dim(1)?;
+        let mut alignment = vec![0f32; t * frames];
+        let mut frame = 0;
+        for (token, &d) in durations.iter().enumerate() {
+            for _ in 0..d {
+                alignment[token * frames + frame] = 1.0;
+                frame += 1;
+            }
+        }
+        let alignment = Tensor::from_vec(alignment, (1, t, frames), &self.device)?;
+        let d = self.duration_features(ids, style)?;
+        let en = d.transpose(1, 2)?.matmul(&alignment)?;
+        let (f0, n) = self.predictor.f0_energy(&en, &prosody_style(style)?)?;
+        Ok((f0.squeeze(0)?.to_vec1()?, n.squeeze(0)?.to_vec1()?))
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+fn prosody_style(style: &Tensor) -> candle_core::Result<Tensor> {
+    style.narrow(1, 128, 128)
+}
+
+/// Rounds halves to even, as `torch.round` and ONNX `Round` do.
+fn round_half_even(x: f32) -> f32 {
+    let r = x.round();
+    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        r - x.signum()
+    } else {
+        r
+    }
+}

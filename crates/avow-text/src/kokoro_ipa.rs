@@ -78,12 +78,16 @@ const RULES: &[Rule] = &[
     // espeak's "dark"/syllabic l phoneme `@L` comes out tied as ə^l; misaki
     // writes a syllabic l with the small schwa.
     r("ə^l", "ᵊl", Scope::English),
-    // Glottal stop before syllabic n ("button" bˈʌʔn̩): misaki says tᵊn. The
-    // combining syllabic mark itself is handled after the table.
-    r("ʔˌn\u{329}", "tᵊn", Scope::English),
-    r("ʔn\u{329}", "tᵊn", Scope::English),
-    r("ʔn", "tᵊn", Scope::English),
-    r("ʔ", "t", Scope::English),
+    // Glottal stop before syllabic n ("button" bˈʌʔn̩): misaki's US lexicon
+    // writes exactly ʔn (bˈʌʔn, ɹˈɪʔn, sˈɜɹʔn); its British one has no
+    // glottal stop (bˈʌtᵊn). A glottal stop anywhere else is a t in both.
+    // The combining syllabic mark elsewhere is handled after the table.
+    r("ʔˌn\u{329}", "ʔn", Scope::Us),
+    r("ʔn\u{329}", "ʔn", Scope::Us),
+    r("ʔˌn\u{329}", "tᵊn", Scope::Gb),
+    r("ʔn\u{329}", "tᵊn", Scope::Gb),
+    r("ʔn", "tᵊn", Scope::Gb),
+    r("ʔ", "t", Scope::Gb), // US: all but ʔn, in `reduced_vowels`
     // Palatalization marks only appear in loanwords; misaki drops them but
     // keeps the glide before a goat vowel.
     r("ʲO", "jO", Scope::English),
@@ -114,6 +118,7 @@ const RULES: &[Rule] = &[
     r("o", "ɔ", Scope::Us),
     // --- British English.
     r("i^ə", "ɪə", Scope::Gb), // near: misaki GB writes nˈɪə
+    r("iə", "ɪə", Scope::Gb),  // and untied, across syllables: pɹˈiːvɪəs
     r("ɚ", "ə", Scope::Gb),
     r("ᵻ", "ɪ", Scope::Gb), // GB inventory has no ᵻ
     r("ɾ", "t", Scope::Gb), // no flapping in GB
@@ -131,7 +136,7 @@ pub fn espeak_to_kokoro(ipa: &str, lang: Language) -> String {
     }
     if lang.is_english() {
         s = syllabic_to_schwa(&s);
-        s = english_words(&s);
+        s = english_words(&s, lang);
     }
     // Any tie left joins phonemes without a single Kokoro symbol (e.g. ɛ^ɹ,
     // ʊ^ə): the letters stay, the tie goes. Hyphens mark French liaison and
@@ -145,15 +150,71 @@ pub fn espeak_to_kokoro(ipa: &str, lang: Language) -> String {
 /// words ("about" ɐbˈaʊt). misaki's lexicon, which Kokoro learned English
 /// from, keeps ɐ for the articles only and writes ə elsewhere. espeak's "the"
 /// before a vowel is ðɪ where misaki writes ði.
-fn english_words(s: &str) -> String {
+fn english_words(s: &str, lang: Language) -> String {
     s.split(' ')
         .map(|w| match w {
             "ɐ" | "ɐn" => w.to_string(),
             "ðɪ" => "ði".to_string(),
-            _ => w.replace('ɐ', "ə"),
+            _ => {
+                // espeak writes ɚ before a linking ɹ (ɚɹ → əɹɹ after the
+                // table); English never has a double ɹ inside a word.
+                let w = reduced_vowels(&w.replace('ɐ', "ə").replace("ɹɹ", "ɹ"), lang);
+                if lang == Language::EnGb {
+                    british_word_end(w)
+                } else {
+                    w
+                }
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// misaki's British lexicon: the happY vowel at the end of a word is i
+/// (espeak en-gb writes ɪ), and an unstressed final -ən after a consonant is
+/// the syllabic ᵊn (vˈɜːʃᵊn, pˈɜːsᵊn: 3722 entries against 831 with ən).
+fn british_word_end(mut w: String) -> String {
+    if w.ends_with('ɪ') && w.chars().count() > 1 {
+        w.pop();
+        w.push('i');
+    }
+    if let Some(stem) = w.strip_suffix("ən") {
+        if stem.chars().next_back().is_some_and(|c| !is_vowel(c) && !matches!(c, 'ˈ' | 'ˌ' | 'ɹ')) {
+            return format!("{stem}ᵊn");
+        }
+    }
+    w
+}
+
+/// Kokoro notation vowels (for stress and hiatus decisions).
+fn is_vowel(c: char) -> bool {
+    "AIOQWYaeiouæɑɒɔəɛɜɪʊʌᵻɚ".contains(c)
+}
+
+/// Unstressed ɪ and ᵻ as misaki writes them, measured against its US gold
+/// lexicon (see `misaki_agreement` in avow-phonemize):
+/// - US: ɪ before another vowel is the tense happY vowel: i ("affiliation");
+///   in British English ɪə is the NEAR diphthong and stays.
+/// - US: ᵻ is kept only in the -ed/-es endings (wˈɑntᵻd, bˈʌsᵻz); elsewhere
+///   misaki has ə (ɹəmˈAnz, not ɹᵻmˈAnz).
+/// - US: a glottal stop survives only as ʔn (see the table); else it is t.
+fn reduced_vowels(w: &str, lang: Language) -> String {
+    let chars: Vec<char> = w.chars().collect();
+    let mut out = String::with_capacity(w.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
+        match c {
+            'ɪ' if lang == Language::EnUs && next.is_some_and(is_vowel) => out.push('i'),
+            'ʔ' if next != Some('n') => out.push('t'),
+
+            'ᵻ' if lang == Language::EnUs => {
+                let ending = matches!(next, Some('d' | 'z')) && i + 2 == chars.len();
+                out.push(if ending { 'ᵻ' } else { 'ə' });
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `n̩` → `ᵊn`: misaki marks a syllabic consonant with a small schwa before
@@ -219,7 +280,7 @@ mod tests {
         assert_eq!(us("həlˈo^ʊ wˈɜːld"), "həlˈO wˈɜɹld");
         assert_eq!(us("a^ɪ ɛnd^ʒˈɔ^ɪ"), "I ɛnʤˈY");
         assert_eq!(us("fˈoːɹ ˈa^ʊɚz"), "fˈɔɹ ˈWəɹz");
-        assert_eq!(us("bˈʌʔn̩ bˈɑːɾə^l"), "bˈʌtᵊn bˈɑɾᵊl");
+        assert_eq!(us("bˈʌʔn̩ bˈɑːɾə^l ʔa"), "bˈʌʔn bˈɑɾᵊl ta");
         assert_eq!(us("t^ʃˈɛ^ɹ kæfˈe^ɪ"), "ʧˈɛɹ kæfˈA");
         assert_eq!(us("ɪts ɐ kˈæt"), "ɪts ɐ kˈæt");
         assert_eq!(us("ɐn ɐbˌa^ʊt ðɪ ˈɛnd"), "ɐn əbˌWt ði ˈɛnd");
@@ -231,6 +292,7 @@ mod tests {
         assert_eq!(gb("həlˈə^ʊ wˈɜːld"), "həlˈQ wˈɜːld");
         assert_eq!(gb("t^ʃˈe^ə nˈi^ə"), "ʧˈɛː nˈɪə");
         assert_eq!(gb("fˈɔːɹ kˈat"), "fˈɔːɹ kˈat");
+        assert_eq!(gb("kˈɒpɪ vˈɜːʃən bˈʌʔn̩ klˈiəli"), "kˈɒpi vˈɜːʃᵊn bˈʌtᵊn klˈɪəli");
     }
 
     #[test]

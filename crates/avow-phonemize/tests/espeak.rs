@@ -22,7 +22,7 @@ const CASES: &[(Language, &str, &str, &str)] = &[
         Language::EnUs,
         "Hello world, I enjoy judging the water bird.",
         "həlˈo^ʊ wˈɜːld a^ɪ ɛnd^ʒˈɔ^ɪ d^ʒˈʌd^ʒɪŋ ðə wˈɔːɾɚ bˈɜːd",
-        "həlˈO wˈɜɹld, I ɛnʤˈY ʤˈʌʤɪŋ ðə wˈɔɾəɹ bˈɜɹd.",
+        "həlˈO wˈɜɹld, I ɪnʤˈY ʤˈʌʤɪŋ ðə wˈɔɾəɹ bˈɜɹd.",
     ),
     (
         Language::EnGb,

@@ -198,13 +198,41 @@ fn is_vowel(c: char) -> bool {
 /// - US: ᵻ is kept only in the -ed/-es endings (wˈɑntᵻd, bˈʌsᵻz); elsewhere
 ///   misaki has ə (ɹəmˈAnz, not ɹᵻmˈAnz).
 /// - US: a glottal stop survives only as ʔn (see the table); else it is t.
+/// - US: in a word with primary stress, an unstressed ɪ that is neither
+///   first, last, before a vowel nor in -ɪŋ is ə (mˌɑdəfəkˈAʃən, lˈɪmət);
+///   function words (no stress mark: ɪz, ɪt) keep ɪ.
+/// - US: unstressed word-initial ɛ before k ɡ n m s is ɪ (ɪkstˈɛnt "extent").
+/// - The prefix in-/en- before k ɡ keeps n (ɪnklˈud), where espeak
+///   assimilates it to ŋ.
+///
+/// Each rule raised agreement with misaki's lexicon in both the running-text
+/// and the whole-lexicon measurement; rules that lowered either were dropped.
 fn reduced_vowels(w: &str, lang: Language) -> String {
     let chars: Vec<char> = w.chars().collect();
     let mut out = String::with_capacity(w.len());
+    let stressed_word = chars.contains(&'ˈ');
     for (i, &c) in chars.iter().enumerate() {
         let next = chars.get(i + 1).copied();
+        let prev = if i > 0 { chars.get(i - 1).copied() } else { None };
         match c {
+            'ɪ' if lang == Language::EnUs
+                && stressed_word
+                && prev.is_some_and(|p| !matches!(p, 'ˈ' | 'ˌ'))
+                && next.is_some_and(|n| !matches!(n, 'ŋ') && !is_vowel(n)) =>
+            {
+                out.push('ə')
+            }
             'ɪ' if lang == Language::EnUs && next.is_some_and(is_vowel) => out.push('i'),
+            'ɛ' if lang == Language::EnUs
+                && i == 0
+                && stressed_word
+                && matches!(next, Some('k' | 'ɡ' | 'n' | 'm' | 's')) =>
+            {
+                out.push('ɪ')
+            }
+            'ŋ' if i == 1 && prev == Some('ɪ') && stressed_word && matches!(next, Some('k' | 'ɡ')) => {
+                out.push('n')
+            }
             'ʔ' if next != Some('n') => out.push('t'),
 
             'ᵻ' if lang == Language::EnUs => {
@@ -284,6 +312,10 @@ mod tests {
         assert_eq!(us("t^ʃˈɛ^ɹ kæfˈe^ɪ"), "ʧˈɛɹ kæfˈA");
         assert_eq!(us("ɪts ɐ kˈæt"), "ɪts ɐ kˈæt");
         assert_eq!(us("ɐn ɐbˌa^ʊt ðɪ ˈɛnd"), "ɐn əbˌWt ði ˈɛnd");
+        assert_eq!(
+            us("lˈɪmɪt ɪz ɛkstˈɛnt ɪŋklˈuːdɪŋ ɹᵻmˈe^ɪnz wˈɑːntᵻd"),
+            "lˈɪmət ɪz ɪkstˈɛnt ɪnklˈudɪŋ ɹəmˈAnz wˈɑntᵻd"
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  identical:               {exact} ({:.1}%)", pct(exact));
     println!("  identical without stress: {no_stress} ({:.1}%)", pct(no_stress));
     let mut subs: Vec<_> = symbol_diff.into_iter().collect();
-    subs.sort_by(|a, b| b.1.cmp(&a.1));
+    subs.sort_by_key(|s| std::cmp::Reverse(s.1));
     println!("  most frequent one-for-one substitutions (ours → misaki):");
     for ((a, b), c) in subs.iter().take(15) {
         println!("    {a} → {b}: {c}");

@@ -306,7 +306,7 @@ mod tests {
     fn us_english_table() {
         let us = |s| espeak_to_kokoro(s, Language::EnUs);
         assert_eq!(us("həlˈo^ʊ wˈɜːld"), "həlˈO wˈɜɹld");
-        assert_eq!(us("a^ɪ ɛnd^ʒˈɔ^ɪ"), "I ɛnʤˈY");
+        assert_eq!(us("a^ɪ ɛnd^ʒˈɔ^ɪ"), "I ɪnʤˈY");
         assert_eq!(us("fˈoːɹ ˈa^ʊɚz"), "fˈɔɹ ˈWəɹz");
         assert_eq!(us("bˈʌʔn̩ bˈɑːɾə^l ʔa"), "bˈʌʔn bˈɑɾᵊl ta");
         assert_eq!(us("t^ʃˈɛ^ɹ kæfˈe^ɪ"), "ʧˈɛɹ kæfˈA");

@@ -32,6 +32,8 @@ Trust: --trust DIR (repeatable), else $AVOW_TRUST_DIR (colon-separated), else
 else $AVOW_REVOCATION_DIR, else ~/.config/avow/revoked.";
 
 /// Subcommands of `avow consent`.
+// Parsed once per process; boxing the draft arguments would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Build an unsigned consent record from a voice pack and evidence files.

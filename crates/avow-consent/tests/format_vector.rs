@@ -97,3 +97,22 @@ fn vector() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+
+/// An independent implementation (consent/verify_vector.py, written from
+/// FORMAT.md alone) accepts the vector. Skips where Python's `cryptography`
+/// is not installed.
+#[test]
+fn independent_python_check_accepts_the_vector() {
+    let script = dir().join("../verify_vector.py");
+    let has_crypto = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_crypto {
+        eprintln!("skipping: python3 with `cryptography` not available");
+        return;
+    }
+    let out = std::process::Command::new("python3").arg(&script).arg(dir()).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

@@ -42,6 +42,7 @@
 //! let request = VerifyRequest::new(Purpose::Aac, "ja");
 //! let consent = verify_files("voices/jf_alpha.consent.json".as_ref(), "voices/jf_alpha.voicepack".as_ref(), &request, &trust, &revoked)?;
 //! let voice = avow_voice::Voice::from_consent(consent)?;
+//! // or in one step: avow_voice::Voice::open(record, pack, &request, &trust, &revoked)?
 //! let _style = voice.style_row(12);
 //! # Ok(()) }
 //! ```
@@ -222,6 +223,19 @@ impl Voice {
         Ok(Voice { data, consent })
     }
 
+    /// Verifies `record` for `pack` (each file read once) and builds the
+    /// voice from the verified bytes: the usual way in for the engine.
+    pub fn open(
+        record: &std::path::Path,
+        pack: &std::path::Path,
+        request: &avow_consent::VerifyRequest,
+        trust: &avow_consent::TrustStore,
+        revocations: &avow_consent::RevocationStore,
+    ) -> Result<Self, OpenError> {
+        let consent = avow_consent::verify_files(record, pack, request, trust, revocations)?;
+        Ok(Self::from_consent(consent)?)
+    }
+
     /// The style vector for an utterance of `tokens` tokens.
     pub fn style_row(&self, tokens: usize) -> &[f32] {
         self.data.style_row(tokens)
@@ -246,6 +260,18 @@ impl Voice {
     pub fn consent(&self) -> &avow_consent::VerifiedConsent {
         &self.consent
     }
+}
+
+/// Why [`Voice::open`] failed: the consent was refused, or the consented
+/// bytes are not a usable voice pack.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The consent record did not verify (see its exit code for the CLI).
+    #[error(transparent)]
+    Consent(#[from] avow_consent::ConsentError),
+    /// The record verified but the pack does not parse.
+    #[error(transparent)]
+    Pack(#[from] VoicePackError),
 }
 
 /// Lowercase hex sha256 of voice pack bytes: what consent records name.

@@ -60,6 +60,11 @@ fn voice_is_parsed_from_the_verified_bytes_not_the_file() {
     // And the swapped file no longer verifies at all.
     let err = verify_files(&rec_path, &pack_path, &request(), &trust, &RevocationStore::empty()).unwrap_err();
     assert!(matches!(err, ConsentError::HashMismatch { .. }), "{err}");
+    let err = Voice::open(&rec_path, &pack_path, &request(), &trust, &RevocationStore::empty()).unwrap_err();
+    assert!(matches!(err, OpenError::Consent(ConsentError::HashMismatch { .. })), "{err}");
+    std::fs::write(&pack_path, &good).unwrap();
+    let voice = Voice::open(&rec_path, &pack_path, &request(), &trust, &RevocationStore::empty()).unwrap();
+    assert_eq!(voice.consent().record_id(), "gate-1");
 }
 
 #[test]

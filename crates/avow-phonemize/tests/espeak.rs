@@ -22,14 +22,15 @@ const CASES: &[(Language, &str, &str, &str)] = &[
         Language::EnUs,
         "Hello world, I enjoy judging the water bird.",
         "həlˈo^ʊ wˈɜːld a^ɪ ɛnd^ʒˈɔ^ɪ d^ʒˈʌd^ʒɪŋ ðə wˈɔːɾɚ bˈɜːd",
-        "həlˈO wˈɜɹld, I ɪnʤˈY ʤˈʌʤɪŋ ðə wˈɔɾəɹ bˈɜɹd.",
+        "həlˈO wˈɜɹld, ˌI ɪnʤˈY ʤˈʌʤɪŋ ðə wˈɔɾəɹ bˈɜɹd.",
     ),
     (
         Language::EnGb,
         "Hello world, the near chair is over there.",
-        // Linking r before a vowel ("chair is") is British and kept.
+        // Clause mode has the linking r of "chair is"; word by word (as
+        // misaki reads) it is gone, and function words are unstressed.
         "həlˈə^ʊ wˈɜːld ðə nˌi^ə t^ʃˈe^əɹ ɪz ˌə^ʊvə ðˈe^ə",
-        "həlˈQ wˈɜːld, ðə nˌɪə ʧˈɛːɹ ɪz ˌQvə ðˈɛː.",
+        "həlˈQ wˈɜːld, ðə nˈɪə ʧˈɛː ɪz ˈQvə ðɛː.",
     ),
     (
         Language::Es,
@@ -106,6 +107,21 @@ fn english_normalization_reaches_the_phonemes() {
         u[0].phonemes,
         "dˈɑktəɹ smˈɪθ pˈAd fˈIv dˈɑləɹz ænd fˈɪfti sˈɛnts ˌɔn mˈɑɹʧ θˈɜɹd, twˈɛnti twˈɛntifˈɔɹ."
     );
+}
+
+#[test]
+fn english_words_stay_apart_word_by_word_but_merge_in_clause_mode() {
+    let word = TextFrontEnd::new(espeak(), vocab());
+    let u = word.prepare("I went for a walk.", Language::EnUs).unwrap();
+    assert_eq!(u[0].phonemes, "ˌI wˈɛnt fɔɹ ɐ wˈɔk.");
+    let clause = TextFrontEnd::with_options(
+        espeak(),
+        vocab(),
+        avow_text::FrontEndOptions { english_clause_mode: true, ..Default::default() },
+    );
+    let u = clause.prepare("I went for a walk.", Language::EnUs).unwrap();
+    // espeak joins "for a" into one word in clause mode.
+    assert_eq!(u[0].phonemes, "I wɛnt fəɹə wˈɔk.");
 }
 
 /// The library, called clause by clause, must agree with the command line

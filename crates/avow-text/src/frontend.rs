@@ -1,6 +1,6 @@
 //! The whole front end: text → sentences → phonemes → token chunks.
 
-use crate::kokoro_ipa::espeak_to_kokoro;
+use crate::kokoro_ipa::{espeak_to_kokoro, english_word_context};
 use crate::lang::{Language, UnsupportedLanguage};
 use crate::normalize;
 use crate::phonemizer::{PhonemizeError, Phonemizer};
@@ -77,6 +77,11 @@ pub struct FrontEndOptions {
     /// Fail with [`TextError::UnknownSymbols`] when a phoneme has no token,
     /// instead of leaving it out and listing it in [`Utterance::unknown`].
     pub strict: bool,
+    /// English only: phonemize whole clauses with espeak instead of word by
+    /// word. Word by word (the default) is how misaki, Kokoro's English G2P,
+    /// works; espeak's clause mode merges words ("for the" → fɚðə) and
+    /// reduces function words differently from Kokoro's training data.
+    pub english_clause_mode: bool,
 }
 
 /// Text → Kokoro token ids, with a pluggable phonemizer.
@@ -315,6 +320,28 @@ impl<P: Phonemizer> TextFrontEnd<P> {
         Ok(out)
     }
 
+    /// Phonemes of a run of words (no punctuation), in Kokoro notation.
+    fn phonemize_run(&self, run: &str, lang: Language) -> Result<String, TextError> {
+        if !lang.is_english() || self.options.english_clause_mode {
+            let raw = self.phonemizer.phonemize(run, lang)?;
+            let ph = espeak_to_kokoro(&raw, lang);
+            return Ok(ph.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        let words: Vec<&str> = run.split_whitespace().collect();
+        let mut phonemes = Vec::with_capacity(words.len());
+        for w in &words {
+            let raw = self.phonemizer.phonemize(w, lang)?;
+            let ph = espeak_to_kokoro(&raw, lang);
+            phonemes.push(ph.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        english_word_context(&words, &mut phonemes);
+        Ok(phonemes
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
     /// Phonemizes each word run and re-attaches punctuation, grouping the
     /// result into clauses that end at , ; : — … or sentence punctuation.
     fn clauses(&self, normalized: &str, lang: Language) -> Result<Vec<Clause>, TextError> {
@@ -327,9 +354,7 @@ impl<P: Phonemizer> TextFrontEnd<P> {
         for piece in pieces(normalized) {
             match piece {
                 Piece::Words(w) => {
-                    let raw = self.phonemizer.phonemize(&w, lang)?;
-                    let ph = espeak_to_kokoro(&raw, lang);
-                    let ph = ph.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let ph = self.phonemize_run(&w, lang)?;
                     push_word_text(&mut cur.text, &w);
                     if ph.is_empty() {
                         continue;

@@ -245,6 +245,50 @@ fn reduced_vowels(w: &str, lang: Language) -> String {
     out
 }
 
+/// English function words that misaki's lexicon writes without stress,
+/// whatever espeak gives them in isolation ("for" fˈɔɹ → fɔɹ).
+const UNSTRESSED: &[&str] = &[
+    "a", "an", "the", "and", "or", "nor", "of", "to", "in", "at", "by", "for", "from", "with",
+    "as", "is", "am", "are", "was", "were", "be", "been", "it", "its", "he", "him", "his", "she",
+    "her", "we", "us", "our", "you", "your", "they", "their", "me", "my", "that", "this", "than",
+    "if", "has", "have", "had", "can", "will", "would", "shall", "should", "could", "there",
+];
+
+/// Function words misaki gives a secondary stress only ("not" nˌɑt).
+const SECONDARY: &[&str] = &["not", "but", "on", "so", "which", "them", "i"];
+
+/// Context rules applied when English is phonemized word by word, as
+/// misaki does (each word from its lexicon, then these rules):
+/// stress of function words, "the" ði before a vowel and ðə before a
+/// consonant, "a" ɐ, "an" ɐn, "to" tʊ before a vowel and tə before a
+/// consonant. `words` are the written words, `phonemes` their Kokoro
+/// phonemes (same length).
+pub fn english_word_context(words: &[&str], phonemes: &mut [String]) {
+    let starts_with_vowel = |p: &str| {
+        p.chars()
+            .find(|c| !matches!(c, 'ˈ' | 'ˌ'))
+            .is_some_and(is_vowel)
+    };
+    for i in 0..words.len().min(phonemes.len()) {
+        let w = words[i]
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        let next_vowel = phonemes.get(i + 1).map(|p| starts_with_vowel(p));
+        let ph = &mut phonemes[i];
+        match (w.as_str(), next_vowel) {
+            ("the", Some(true)) => *ph = "ði".into(),
+            ("the", _) => *ph = "ðə".into(),
+            ("a", _) => *ph = "ɐ".into(),
+            ("an", _) => *ph = "ɐn".into(),
+            ("to", Some(true)) => *ph = "tʊ".into(),
+            ("to", Some(false)) => *ph = "tə".into(),
+            (w, _) if UNSTRESSED.contains(&w) => ph.retain(|c| !matches!(c, 'ˈ' | 'ˌ')),
+            (w, _) if SECONDARY.contains(&w) => *ph = ph.replace('ˈ', "ˌ"),
+            _ => {}
+        }
+    }
+}
+
 /// `n̩` → `ᵊn`: misaki marks a syllabic consonant with a small schwa before
 /// it instead of the combining mark below it (U+0329).
 fn syllabic_to_schwa(s: &str) -> String {
@@ -316,6 +360,17 @@ mod tests {
             us("lˈɪmɪt ɪz ɛkstˈɛnt ɪŋklˈuːdɪŋ ɹᵻmˈe^ɪnz wˈɑːntᵻd"),
             "lˈɪmət ɪz ɪkstˈɛnt ɪnklˈudɪŋ ɹəmˈAnz wˈɑntᵻd"
         );
+    }
+
+    #[test]
+    fn word_context_rules() {
+        let words = ["The", "apple", "and", "the", "pear", "to", "eat", "to", "go", "a", "not"];
+        let mut ph: Vec<String> = ["ðˈiː", "ˈæpᵊl", "ˈænd", "ðə", "pˈɛɹ", "tˈu", "ˈit", "tˈu", "ɡˈO", "ˈA", "nˈɑt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        english_word_context(&words, &mut ph);
+        assert_eq!(ph.join(" "), "ði ˈæpᵊl ænd ðə pˈɛɹ tʊ ˈit tə ɡˈO ɐ nˌɑt");
     }
 
     #[test]

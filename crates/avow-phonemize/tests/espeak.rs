@@ -210,3 +210,57 @@ fn hostile_input_does_not_panic_or_hang() {
         assert!(utts.iter().all(|u| u.ids.len() <= MAX_TOKENS));
     }
 }
+
+/// Common words whose Kokoro phonemes equal the entry in misaki's US gold
+/// lexicon (misaki 0.9.4), i.e. exactly what Kokoro saw in training. Guards
+/// the espeak→Kokoro rules against regressions; see BENCHMARKS.md for the
+/// agreement over whole texts.
+const MISAKI_US: &[(&str, &str)] = &[
+    ("hello", "həlˈO"),
+    ("world", "wˈɜɹld"),
+    ("water", "wˈɔɾəɹ"),
+    ("bird", "bˈɜɹd"),
+    ("chair", "ʧˈɛɹ"),
+    ("judge", "ʤˈʌʤ"),
+    ("enjoy", "ɪnʤˈY"),
+    ("cat", "kˈæt"),
+    ("city", "sˈɪɾi"),
+    ("butter", "bˈʌɾəɹ"),
+    ("data", "dˈAɾə"),
+    ("during", "dˈʊɹɪŋ"),
+    ("button", "bˈʌʔn"),
+    ("written", "ɹˈɪʔn"),
+    ("certain", "sˈɜɹʔn"),
+    ("little", "lˈɪɾᵊl"),
+    ("house", "hˈWs"),
+    ("about", "əbˈWt"),
+    ("limit", "lˈɪmət"),
+    ("notice", "nˈOɾəs"),
+    ("people", "pˈipᵊl"),
+    ("nothing", "nˈʌθɪŋ"),
+    ("station", "stˈAʃən"),
+    ("morning", "mˈɔɹnɪŋ"),
+    ("weather", "wˈɛðəɹ"),
+    ("bridge", "bɹˈɪʤ"),
+    ("coffee", "kˈɔfi"),
+    ("garden", "ɡˈɑɹdən"),
+    ("picture", "pˈɪkʧəɹ"),
+    ("sugar", "ʃˈʊɡəɹ"),
+    ("chapter", "ʧˈæptəɹ"),
+    ("tonight", "tənˈIt"),
+    ("summer", "sˈʌməɹ"),
+    ("yesterday", "jˈɛstəɹdˌA"),
+];
+
+#[test]
+fn common_words_match_misaki_us_lexicon() {
+    let fe = TextFrontEnd::new(espeak(), vocab());
+    let mut wrong = Vec::new();
+    for (word, misaki) in MISAKI_US {
+        let u = fe.prepare(word, Language::EnUs).unwrap();
+        if u[0].phonemes != *misaki {
+            wrong.push(format!("{word}: ours {} misaki {misaki}", u[0].phonemes));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

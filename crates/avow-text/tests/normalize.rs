@@ -112,10 +112,13 @@ fn british_english_differs_where_it_should() {
 }
 
 #[test]
-fn other_languages_are_only_cleaned() {
-    // Numbers are left to espeak-ng's own number reading there.
+fn other_languages_keep_digits_for_espeak() {
+    // Numbers are left to espeak-ng's own number reading there; only dates
+    // and currency amounts are rewritten.
     assert_eq!(normalize("Tengo  25\u{200F} años.", Es), "Tengo 25 años.");
     assert_eq!(normalize("J'ai\t21\u{0007} ans", Fr), "J'ai 21 ans");
+    assert_eq!(normalize("Nací el 2024-03-15 y pagué $5.", Es), "Nací el 15 de marzo de 2024 y pagué 5 dólares.");
+    assert_eq!(normalize("Le 14/07/1789, 10 €.", Fr), "Le 14 juillet 1789, 10 euros.");
 }
 
 #[test]

@@ -2,11 +2,13 @@
 //!
 //! [`clean`] applies to every language (control characters, bidi marks,
 //! odd whitespace). [`normalize`] adds the English rules of [`english`];
-//! for the other languages numbers are left to espeak-ng's own number
-//! reading, which covers cardinals and decimals in es/fr/it/pt/hi.
+//! for the other languages numbers, percentages and times are left to
+//! espeak-ng's own reading, which handles them in es/fr/it/pt/hi, and
+//! [`other`] only rewrites dates and currency amounts, which it misreads.
 
 pub mod english;
 pub mod numbers;
+pub mod other;
 
 use crate::lang::Language;
 
@@ -45,12 +47,13 @@ pub fn clean(text: &str) -> String {
 }
 
 /// Cleans `text` and, for English, expands numbers, dates, times, currency,
-/// abbreviations, URLs and symbols into words.
+/// abbreviations, URLs and symbols into words; for the other languages,
+/// dates and currency amounts.
 pub fn normalize(text: &str, lang: Language) -> String {
     let cleaned = clean(text);
     match lang {
         Language::EnUs => english::normalize(&cleaned, false),
         Language::EnGb => english::normalize(&cleaned, true),
-        _ => cleaned,
+        _ => other::normalize(&cleaned, lang),
     }
 }

@@ -199,3 +199,30 @@ fn adversarial_input_does_not_panic() {
     assert!(f.prepare(&long_word, Language::EnUs).is_ok());
 }
 
+
+/// Thousands of random strings over a palette of the characters the
+/// normalizer and splitter react to: nothing may panic, and whatever comes
+/// out respects the token limit.
+#[test]
+fn random_strings_never_panic() {
+    let palette: Vec<char> = "0123456789 ..,,::;;--//$$££€€%%@@&&+#°'\"()[]!?…—–abcxyzABCXYZ stndrh éñüçआक\u{301}\u{329}😀\u{202E}\n\t"
+        .chars()
+        .collect();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let f = fe();
+    for round in 0..3000 {
+        let len = (next() % 60) as usize;
+        let s: String = (0..len).map(|_| palette[(next() % palette.len() as u64) as usize]).collect();
+        let lang = Language::ALL[round % Language::ALL.len()];
+        let _ = normalize(&s, lang);
+        if let Ok(utts) = f.prepare(&s, lang) {
+            assert!(utts.iter().all(|u| u.ids.len() <= MAX_TOKENS), "{s:?}");
+        }
+    }
+}

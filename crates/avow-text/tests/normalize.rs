@@ -79,6 +79,11 @@ const US_CASES: &[(&str, &str)] = &[
     ("pages 10-20", "pages ten to twenty"),
     ("version 1.2.3", "version one point two point three"),
     ("Call 1-800-555-0199", "Call one, eight zero zero, five five five, zero one nine nine"),
+    // Roman numerals (espeak alone says "Roman two")
+    ("World War II ended.", "World War two ended."),
+    ("Henry VIII and Louis XIV", "Henry the eighth and Louis the fourteenth"),
+    ("Read Chapter IV and Part I.", "Read Chapter four and Part one."),
+    ("Then I went to Washington DC.", "Then I went to Washington DC."),
     // nothing to do
     ("It's 5 o'clock", "It's five o'clock"),
     ("Plain words stay.", "Plain words stay."),

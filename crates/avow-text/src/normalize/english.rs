@@ -76,6 +76,7 @@ struct Patterns {
     abbrev: Regex,
     eg_ie: Regex,
     hash_num: Regex,
+    roman: Regex,
     number: Regex,
     space_before_punct: Regex,
     spaces: Regex,
@@ -126,6 +127,7 @@ fn patterns() -> &'static Patterns {
             ),
             eg_ie: re(r"(?i)\b(e\.g|i\.e)\.?"),
             hash_num: re(r"#\s?([0-9])"),
+            roman: re(r"\b([A-Z][a-z]+)\.?\s+([IVXLCDM]{1,8})\b"),
             number: re(r"([-−]?)([0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"),
             space_before_punct: re(r"\s+([,.;:!?…)])"),
             spaces: re(r"\s{2,}"),
@@ -369,6 +371,12 @@ pub fn normalize(text: &str, british: bool) -> String {
         })
         .into_owned();
     s = p.hash_num.replace_all(&s, " number $1").into_owned();
+    s = p
+        .roman
+        .replace_all(&s, |c: &Captures| {
+            read_roman(&c[1], &c[2], style).unwrap_or_else(|| c[0].to_string())
+        })
+        .into_owned();
     s = replace_symbols(&s);
 
     let snapshot = s.clone();
@@ -783,6 +791,97 @@ fn expand_abbreviation(abbr: &str, dotted: bool, before: &str, after: &str) -> O
         _ => return None,
     };
     Some(w.to_string())
+}
+
+/// Words after which a Roman numeral is a plain number ("Chapter IV" →
+/// "Chapter four", "World War II" → "World War two").
+const ROMAN_CARDINAL_CONTEXT: &[&str] = &[
+    "War", "Chapter", "Part", "Volume", "Vol", "Book", "Act", "Scene", "Phase", "Type", "Class",
+    "Level", "Stage", "Section", "Round", "Episode", "Season", "Article", "Title", "Appendix",
+    "Apollo", "Bowl", "Schedule", "Tier", "Grade", "Unit", "Psalm", "Canto",
+];
+
+/// Uppercase words that happen to be valid Roman numerals but are read as
+/// letters or words ("Washington DC", "a CD", "size XL").
+const NOT_ROMAN: &[&str] = &[
+    "DC", "CD", "MD", "MC", "CV", "CC", "CM", "MM", "XL", "MIX", "DIV", "CIV", "DI", "LI", "MI",
+    "DL", "VC", "ML", "MCC", "CCD", "DCL", "CLI", "LCD", "DVD",
+];
+
+/// Value of a canonical Roman numeral (1–3999), `None` otherwise. Checked
+/// by writing the value back: "IIII" or "VX" are not numerals.
+fn roman_value(r: &str) -> Option<u32> {
+    let val = |c: char| match c {
+        'I' => Some(1),
+        'V' => Some(5),
+        'X' => Some(10),
+        'L' => Some(50),
+        'C' => Some(100),
+        'D' => Some(500),
+        'M' => Some(1000),
+        _ => None,
+    };
+    let vals: Vec<i64> = r.chars().map(val).collect::<Option<_>>()?;
+    let mut total: i64 = 0;
+    for (i, &v) in vals.iter().enumerate() {
+        if vals.get(i + 1).is_some_and(|&n| n > v) {
+            total -= v;
+        } else {
+            total += v;
+        }
+    }
+    let total = u32::try_from(total).ok().filter(|t| (1..4000).contains(t))?;
+    (to_roman(total) == r).then_some(total)
+}
+
+fn to_roman(mut n: u32) -> String {
+    const TABLE: [(u32, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut out = String::new();
+    for (v, s) in TABLE {
+        while n >= v {
+            out.push_str(s);
+            n -= v;
+        }
+    }
+    out
+}
+
+/// "Chapter IV" → "Chapter four"; "Henry VIII" → "Henry the eighth"
+/// (espeak would say "Roman eight"). A lone "I" is only a numeral after a
+/// counting word ("Part I"), never after a name ("Then I").
+fn read_roman(word: &str, numeral: &str, style: NumberStyle) -> Option<String> {
+    // Capitalized only because they start a sentence: not names.
+    const NOT_NAMES: &[&str] = &[
+        "The", "A", "An", "And", "But", "Or", "So", "Then", "If", "When", "In", "On", "At", "To",
+        "For", "With", "By", "From", "Of", "As", "It", "We", "You", "They", "He", "She", "This",
+        "That", "My", "Our", "Your", "Size", "Generation", "Model", "Mark",
+    ];
+    if NOT_ROMAN.contains(&numeral) || NOT_NAMES.contains(&word) {
+        return None;
+    }
+    let value = roman_value(numeral)?;
+    let counting = ROMAN_CARDINAL_CONTEXT.contains(&word);
+    if counting {
+        return Some(format!("{word} {}", numbers::cardinal_u64(value as u64, style)));
+    }
+    if numeral.len() < 2 {
+        return None;
+    }
+    Some(format!("{word} the {}", numbers::ordinal(&value.to_string(), style)))
 }
 
 /// Symbols read as words. `-`, `/` and `'` inside words are left to

@@ -124,6 +124,13 @@ fn english_words_stay_apart_word_by_word_but_merge_in_clause_mode() {
     assert_eq!(u[0].phonemes, "I wɛnt fəɹə wˈɔk.");
 }
 
+#[test]
+fn plural_acronyms_keep_their_s() {
+    let fe = TextFrontEnd::new(espeak(), vocab());
+    let u = fe.prepare("GPUs, PDFs and the CEO's TVs.", Language::EnUs).unwrap();
+    assert_eq!(u[0].phonemes, "ʤˌipˌijˈuz, pˌidˌiˈɛfs ænd ðə sˌiˌiˈOz tˌivˈiz.");
+}
+
 /// The library, called clause by clause, must agree with the command line
 /// for text without punctuation (the CLI is the reference users can run).
 #[test]

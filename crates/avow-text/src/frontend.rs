@@ -1,6 +1,6 @@
 //! The whole front end: text → sentences → phonemes → token chunks.
 
-use crate::kokoro_ipa::{espeak_to_kokoro, english_word_context};
+use crate::kokoro_ipa::{add_plural_s, english_word_context, espeak_to_kokoro};
 use crate::lang::{Language, UnsupportedLanguage};
 use crate::normalize;
 use crate::phonemizer::{PhonemizeError, Phonemizer};
@@ -330,9 +330,20 @@ impl<P: Phonemizer> TextFrontEnd<P> {
         let words: Vec<&str> = run.split_whitespace().collect();
         let mut phonemes = Vec::with_capacity(words.len());
         for w in &words {
-            let raw = self.phonemizer.phonemize(w, lang)?;
-            let ph = espeak_to_kokoro(&raw, lang);
-            phonemes.push(ph.split_whitespace().collect::<Vec<_>>().join(" "));
+            // espeak drops the s of plural acronyms ("GPUs" → GPU).
+            let acronym_stem = w
+                .strip_suffix("'s")
+                .or_else(|| w.strip_suffix('s'))
+                .filter(|stem| stem.len() >= 2 && stem.chars().all(|c| c.is_ascii_uppercase()));
+            let raw = self.phonemizer.phonemize(acronym_stem.unwrap_or(w), lang)?;
+            let mut ph = espeak_to_kokoro(&raw, lang)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if acronym_stem.is_some() && !ph.is_empty() {
+                ph = add_plural_s(&ph, lang);
+            }
+            phonemes.push(ph);
         }
         english_word_context(&words, &mut phonemes);
         Ok(phonemes

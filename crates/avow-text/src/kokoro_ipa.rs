@@ -289,6 +289,21 @@ pub fn english_word_context(words: &[&str], phonemes: &mut [String]) {
     }
 }
 
+/// Appends the English plural/possessive -s to Kokoro phonemes, voiced or
+/// not by the last sound as in "cats" s, "dogs" z, "buses" ᵻz (ɪz in GB).
+/// Used for acronyms ("GPUs"), whose s espeak drops.
+pub fn add_plural_s(ph: &str, lang: Language) -> String {
+    let last = ph.chars().rev().find(|c| !matches!(c, 'ˈ' | 'ˌ' | 'ː'));
+    let suffix = match last {
+        Some('p' | 't' | 'k' | 'f' | 'θ') => "s",
+        Some('s' | 'z' | 'ʃ' | 'ʒ' | 'ʧ' | 'ʤ') if lang == Language::EnGb => "ɪz",
+        Some('s' | 'z' | 'ʃ' | 'ʒ' | 'ʧ' | 'ʤ') => "ᵻz",
+        Some(_) => "z",
+        None => "",
+    };
+    format!("{ph}{suffix}")
+}
+
 /// `n̩` → `ᵊn`: misaki marks a syllabic consonant with a small schwa before
 /// it instead of the combining mark below it (U+0329).
 fn syllabic_to_schwa(s: &str) -> String {

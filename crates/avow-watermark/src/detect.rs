@@ -1,0 +1,483 @@
+//! The detector: synchronization search, calibrated p-value, payload and
+//! localization.
+
+use crate::dsp::{whiten, Analyzer};
+use crate::layout::{Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES};
+
+/// Statistic terms per frame: one per unit position and band group.
+const TERMS: usize = UNITS * GROUPS;
+use crate::{Key, WatermarkError};
+
+/// Default per-file false-positive bound: `detected` needs `p_value ≤` this.
+pub const DEFAULT_THRESHOLD: f64 = 1e-6;
+/// Sub-hop offsets tried (samples at 24 kHz); together with the frame phase
+/// they cover every alignment to within 64 samples.
+const OFFSETS: [usize; 2] = [0, HOP / 2];
+/// Longest input analysed in one call (memory grows with length: about
+/// 200 bytes per 10 ms frame, plus the samples).
+const MAX_SECONDS: f64 = 4.0 * 3600.0;
+/// Noise floor percentile of a band: `1 / FLOOR_PERCENTILE_DIV` (10 %).
+const FLOOR_PERCENTILE_DIV: usize = 10;
+/// Cells this far above the band's floor start to count...
+const FLOOR_MARGIN_DB: f32 = 3.0;
+/// ...and count fully this much higher again.
+const FLOOR_RAMP_DB: f32 = 12.0;
+
+/// Result of looking for the mark in one signal.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Detection {
+    /// Whether the mark is present at the chosen false-positive bound.
+    pub detected: bool,
+    /// Upper bound on the probability that unmarked audio scores at least
+    /// this high (distribution-free; includes the search over alignments).
+    pub p_value: f64,
+    /// Synchronization score (self-normalized; `p ≤ alignments · e^{-score²/2}`).
+    pub score: f64,
+    /// The decoded payload, when detected and its CRC-8 checks.
+    pub payload: Option<u32>,
+    /// The 32 decoded payload bits whether or not they check.
+    pub raw_bits: u32,
+    /// Whether the decoded CRC-8 matches the decoded payload bits.
+    pub crc_ok: bool,
+    /// Estimated probability that all 40 coded bits are right.
+    pub payload_confidence: f64,
+    /// Time ranges (seconds) whose frames carry the mark.
+    pub ranges: Vec<(f64, f64)>,
+    /// Seconds of audio analysed.
+    pub duration: f64,
+}
+
+/// Bands per group.
+const PER_GROUP: usize = BANDS / GROUPS;
+
+/// Looks for one key's mark.
+#[derive(Clone)]
+pub struct Detector {
+    layout: Layout,
+    /// `grouped[(j * GROUPS + g) * PER_GROUP + i]`: sign of band
+    /// `i * GROUPS + g` in unit position `j`.
+    grouped: Vec<f32>,
+    threshold: f64,
+}
+
+fn grouped_signs(layout: &Layout) -> Vec<f32> {
+    let mut out = vec![0.0f32; TERMS * PER_GROUP];
+    for j in 0..UNITS {
+        let s = layout.unit_signs(j);
+        for b in 0..BANDS {
+            out[(j * GROUPS + b % GROUPS) * PER_GROUP + b / GROUPS] = s[b];
+        }
+    }
+    out
+}
+
+impl Detector {
+    /// A detector for `key` with the default threshold ([`DEFAULT_THRESHOLD`]).
+    pub fn new(key: &Key) -> Self {
+        let layout = Layout::new(key.bytes());
+        Detector {
+            grouped: grouped_signs(&layout),
+            layout,
+            threshold: DEFAULT_THRESHOLD,
+        }
+    }
+
+    /// Sets the per-file p-value threshold.
+    pub fn with_threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// Detects in decoded audio of any rate and channel count.
+    pub fn detect_audio(&self, audio: &avow_audio::Audio) -> Result<Detection, WatermarkError> {
+        self.detect(&audio.to_mono(), audio.sample_rate)
+    }
+
+    /// Detects in mono samples at `rate` Hz.
+    pub fn detect(&self, samples: &[f32], rate: u32) -> Result<Detection, WatermarkError> {
+        if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
+            return Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite { index }));
+        }
+        if rate < 8_000 {
+            return Err(WatermarkError::Unsupported(format!(
+                "sample rate {rate} Hz is below 8 kHz"
+            )));
+        }
+        let x = if rate == RATE {
+            std::borrow::Cow::Borrowed(samples)
+        } else {
+            std::borrow::Cow::Owned(avow_audio::resample(samples, rate, RATE)?)
+        };
+        let duration = x.len() as f64 / f64::from(RATE);
+        if duration > MAX_SECONDS {
+            return Err(WatermarkError::Unsupported(format!(
+                "{duration:.0} s of audio; split inputs longer than {MAX_SECONDS:.0} s"
+            )));
+        }
+        if x.len() < N + HOP * UNIT_FRAMES {
+            return Err(WatermarkError::TooShort { seconds: duration });
+        }
+        let mut an = Analyzer::new();
+        let mut best: Option<Candidate> = None;
+        for &off in OFFSETS.iter() {
+            let mut per_position = Positions {
+                sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
+                frames: vec![0; BLOCK_FRAMES],
+            };
+            self.correlations(&mut an, &x[off..], |t, row| per_position.add(t, row));
+            for phase in 0..BLOCK_FRAMES {
+                let fold = fold(&per_position, phase);
+                let score = self.sync_score(&fold);
+                if best.as_ref().is_none_or(|b| score > b.score) {
+                    best = Some(Candidate {
+                        score,
+                        offset: off,
+                        phase,
+                        fold,
+                    });
+                }
+            }
+        }
+        let Some(best) = best else {
+            return Err(WatermarkError::TooShort { seconds: duration });
+        };
+        let trials = (OFFSETS.len() * BLOCK_FRAMES) as f64;
+        let score = best.score;
+        let p_value = if score > 0.0 {
+            (trials * (-score * score / 2.0).exp()).min(1.0)
+        } else {
+            1.0
+        };
+        let detected = p_value <= self.threshold;
+        let (raw, crc_ok, confidence, signs) = self.decode(&best.fold);
+        let ranges = if detected {
+            let mut agree = Vec::new();
+            self.correlations(&mut an, &x[best.offset..], |t, row| {
+                let j = position(t, best.phase);
+                agree.push((0..GROUPS).map(|g| signs[j * GROUPS + g] * row[j * GROUPS + g]).sum::<f32>());
+            });
+            localize(&agree, best.offset)
+        } else {
+            Vec::new()
+        };
+        Ok(Detection {
+            detected,
+            p_value,
+            score,
+            payload: if detected && crc_ok { Some(raw) } else { None },
+            raw_bits: raw,
+            crc_ok,
+            payload_confidence: if detected { confidence } else { 0.0 },
+            ranges,
+            duration,
+        })
+    }
+
+    /// `corr[t][j * GROUPS + g]`: the statistic of band group `g` of frame
+    /// `t` under the pattern of unit position `j`.
+    fn correlations(&self, an: &mut Analyzer, x: &[f32], mut sink: impl FnMut(usize, &[f32; TERMS])) {
+        let frames = if x.len() >= N { (x.len() - N) / HOP + 1 } else { 0 };
+        let mut levels = Vec::with_capacity(frames);
+        let mut level = [0.0f32; BANDS];
+        for t in 0..frames {
+            an.analyse(&x[t * HOP..t * HOP + N], &mut level);
+            levels.push(level);
+        }
+        // Each band's noise floor: a low percentile of its level over time.
+        // Cells near the floor (pauses, or anything buried by added noise,
+        // echo tails or quantization) carry no mark, only noise, so they are
+        // down-weighted. The weights depend on the audio alone, never on
+        // the key, so the p-value bound still holds.
+        let mut floor = [0.0f32; BANDS];
+        let mut col = Vec::with_capacity(frames);
+        for (b, fl) in floor.iter_mut().enumerate() {
+            col.clear();
+            col.extend(levels.iter().map(|l| l[b]));
+            col.sort_by(f32::total_cmp);
+            *fl = col.get(col.len() / FLOOR_PERCENTILE_DIV).copied().unwrap_or(0.0);
+        }
+        let mut white = [0.0f32; BANDS];
+        for (t, level) in levels.iter().enumerate() {
+            whiten(level, &mut white);
+            for b in 0..BANDS {
+                let w = ((level[b] - floor[b] - FLOOR_MARGIN_DB) / FLOOR_RAMP_DB).clamp(0.0, 1.0);
+                white[b] *= w;
+            }
+            // Group-major copy so each term is a contiguous dot product.
+            let mut wg = [0.0f32; BANDS];
+            for b in 0..BANDS {
+                wg[(b % GROUPS) * PER_GROUP + b / GROUPS] = white[b];
+            }
+            let mut row = [0.0f32; TERMS];
+            for (k, r) in row.iter_mut().enumerate() {
+                let g = k % GROUPS;
+                let p = &self.grouped[k * PER_GROUP..(k + 1) * PER_GROUP];
+                let w = &wg[g * PER_GROUP..(g + 1) * PER_GROUP];
+                *r = p.iter().zip(w).map(|(a, b)| a * b).sum();
+            }
+            sink(t, &row);
+        }
+    }
+
+    /// Self-normalized presence score. Terms: every group of every sync
+    /// position (known symbol), and groups 2–3 of every data position
+    /// judged against the bit decided from groups 0–1 of all positions of
+    /// that bit. Under "no mark" each term's sign is symmetric and
+    /// independent of the others given the audio (the groups' key signs are
+    /// independent), which is all the Hoeffding bound needs.
+    fn sync_score(&self, fold: &Fold) -> f64 {
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        let mut reference = [0.0f64; CODED_BITS];
+        for (j, role) in self.layout.roles.iter().enumerate() {
+            if fold.frames[j] == 0 {
+                continue;
+            }
+            match *role {
+                Role::Sync => {
+                    for g in 0..GROUPS {
+                        let v = f64::from(fold.sum[j * GROUPS + g]);
+                        num += f64::from(self.layout.sync[j * GROUPS + g]) * v;
+                        den += v * v;
+                    }
+                }
+                Role::Bit(i) => {
+                    for g in 0..GROUPS / 2 {
+                        reference[usize::from(i)] += f64::from(fold.sum[j * GROUPS + g]);
+                    }
+                }
+            }
+        }
+        for (j, role) in self.layout.roles.iter().enumerate() {
+            if let Role::Bit(i) = *role {
+                let r = reference[usize::from(i)];
+                if fold.frames[j] == 0 || r == 0.0 {
+                    continue;
+                }
+                for g in GROUPS / 2..GROUPS {
+                    let v = f64::from(fold.sum[j * GROUPS + g]);
+                    num += r.signum() * v;
+                    den += v * v;
+                }
+            }
+        }
+        if den > 0.0 {
+            num / den.sqrt()
+        } else {
+            0.0
+        }
+    }
+
+    /// Decodes the coded bits; returns payload bits, CRC check, confidence
+    /// and the expected sign of every unit position.
+    fn decode(&self, fold: &Fold) -> (u32, bool, f64, [f32; TERMS]) {
+        // Noise and signal level per frame, from the sync positions.
+        // Per-frame signal level and noise of one group term, from the sync
+        // positions (whose symbols are known).
+        let sync_val = |j: usize| -> f64 {
+            (0..GROUPS)
+                .map(|g| f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]))
+                .sum()
+        };
+        let (mut mu_n, mut mu_d) = (0.0f64, 0.0f64);
+        for (j, role) in self.layout.roles.iter().enumerate() {
+            if matches!(role, Role::Sync) {
+                mu_n += sync_val(j);
+                mu_d += fold.frames[j] as f64;
+            }
+        }
+        let mu = if mu_d > 0.0 { mu_n / mu_d } else { 0.0 };
+        let mut var = 0.0f64;
+        for (j, role) in self.layout.roles.iter().enumerate() {
+            let n = fold.frames[j] as f64;
+            if matches!(role, Role::Sync) && n > 0.0 {
+                let y = sync_val(j) / n;
+                var += n * (y - mu) * (y - mu);
+            }
+        }
+        let sigma = (var / mu_d.max(1.0)).sqrt().max(1e-9);
+        let mut soft = [0.0f64; CODED_BITS];
+        let mut count = [0.0f64; CODED_BITS];
+        for (j, role) in self.layout.roles.iter().enumerate() {
+            if let Role::Bit(i) = *role {
+                let v: f32 = fold.sum[j * GROUPS..(j + 1) * GROUPS].iter().sum();
+                soft[usize::from(i)] += f64::from(v);
+                count[usize::from(i)] += fold.frames[j] as f64;
+            }
+        }
+        let mut confidence = 1.0f64;
+        let mut bits = [false; CODED_BITS];
+        for i in 0..CODED_BITS {
+            bits[i] = soft[i] > 0.0;
+            let z = if count[i] > 0.0 {
+                soft[i].abs() / (sigma * count[i].sqrt())
+            } else {
+                0.0
+            };
+            confidence *= 1.0 - normal_tail(z);
+        }
+        let mut raw = 0u32;
+        for &b in &bits[..32] {
+            raw = (raw << 1) | u32::from(b);
+        }
+        let mut crc = 0u8;
+        for &b in &bits[32..] {
+            crc = (crc << 1) | u8::from(b);
+        }
+        let crc_ok = crate::layout::crc8(raw) == crc;
+        let coded: [f32; CODED_BITS] = std::array::from_fn(|i| if bits[i] { 1.0 } else { -1.0 });
+        let mut signs = [0.0f32; TERMS];
+        for j in 0..UNITS {
+            signs[j * GROUPS..(j + 1) * GROUPS].copy_from_slice(&self.layout.symbols(j, &coded));
+        }
+        (raw, crc_ok, confidence, signs)
+    }
+}
+
+struct Candidate {
+    score: f64,
+    offset: usize,
+    phase: usize,
+    fold: Fold,
+}
+
+/// Per unit position and group: summed statistic; per unit position:
+/// number of frames summed.
+struct Fold {
+    sum: [f32; TERMS],
+    frames: [u32; UNITS],
+}
+
+/// Unit position of frame `t` when the block starts `phase` frames before
+/// frame 0.
+fn position(t: usize, phase: usize) -> usize {
+    ((t + phase) % BLOCK_FRAMES) / UNIT_FRAMES
+}
+
+/// Frames summed by their index modulo the block length, with counts; the
+/// fold for any phase is then a permutation of these.
+struct Positions {
+    sum: Vec<[f32; TERMS]>,
+    frames: Vec<u32>,
+}
+
+impl Positions {
+    fn add(&mut self, t: usize, row: &[f32; TERMS]) {
+        let q = t % BLOCK_FRAMES;
+        for (s, r) in self.sum[q].iter_mut().zip(row) {
+            *s += r;
+        }
+        self.frames[q] += 1;
+    }
+}
+
+fn fold(p: &Positions, phase: usize) -> Fold {
+    let mut f = Fold {
+        sum: [0.0; TERMS],
+        frames: [0; UNITS],
+    };
+    for j in 0..UNITS {
+        for k in 0..UNIT_FRAMES {
+            // Frames t with (t + phase) % BLOCK_FRAMES == UNIT_FRAMES*j + k.
+            let q = (UNIT_FRAMES * j + k + BLOCK_FRAMES - phase) % BLOCK_FRAMES;
+            for g in 0..GROUPS {
+                f.sum[j * GROUPS + g] += p.sum[q][j * GROUPS + g];
+            }
+            f.frames[j] += p.frames[q];
+        }
+    }
+    f
+}
+
+/// Marked time ranges: frames whose agreement with the decoded symbols,
+/// averaged over about a second, is clearly positive.
+fn localize(agree: &[f32], offset: usize) -> Vec<(f64, f64)> {
+    if agree.is_empty() {
+        return Vec::new();
+    }
+    let total: f32 = agree.iter().sum::<f32>() / agree.len() as f32;
+    let scale: f32 = (agree.iter().map(|a| a * a).sum::<f32>() / agree.len() as f32).sqrt();
+    if total <= 0.0 || scale <= 0.0 {
+        return Vec::new();
+    }
+    // Half a second either side.
+    let half = (RATE as usize / 2) / HOP;
+    let mut prefix = vec![0.0f32; agree.len() + 1];
+    for (i, a) in agree.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + a;
+    }
+    let mut ranges: Vec<(f64, f64)> = Vec::new();
+    let secs = |samples: usize| samples as f64 / f64::from(RATE);
+    for t in 0..agree.len() {
+        let lo = t.saturating_sub(half);
+        let hi = (t + half + 1).min(agree.len());
+        let n = (hi - lo) as f32;
+        let mean = (prefix[hi] - prefix[lo]) / n;
+        // A window is marked when its mean agreement is 4 standard errors
+        // above zero (standard error from the file's own agreement spread).
+        if mean > 4.0 * scale / n.sqrt() {
+            let start = secs(offset + t * HOP);
+            let end = secs(offset + t * HOP + N);
+            match ranges.last_mut() {
+                Some(last) if start <= last.1 => last.1 = end,
+                _ => ranges.push((start, end)),
+            }
+        }
+    }
+    ranges
+}
+
+/// Upper tail of the standard normal distribution, `P(Z > z)`.
+pub(crate) fn normal_tail(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+fn erfc(x: f64) -> f64 {
+    // Numerical Recipes' erfc approximation (relative error < 1.2e-7).
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// Development aid: per unit of a stream-aligned signal, `τ·U` (the unit's
+/// per-cell mean statistic times its symbol) for the host and the marked
+/// signal.
+#[doc(hidden)]
+pub fn diag_units(key: &Key, payload: u32, host: &[f32], marked: &[f32]) -> Vec<(f32, f32)> {
+    let layout = Layout::new(key.bytes());
+    let cw = crate::layout::codeword(payload);
+    let det = Detector::new(key);
+    let mut an = Analyzer::new();
+    let mut ch = Vec::new();
+    det.correlations(&mut an, host, |_, r| ch.push(*r));
+    let mut cm = Vec::new();
+    det.correlations(&mut an, marked, |_, r| cm.push(*r));
+    let mut out = Vec::new();
+    let cells = (UNIT_FRAMES * BANDS) as f32;
+    for u in 0..ch.len().min(cm.len()) / UNIT_FRAMES {
+        let j = u % UNITS;
+        let tau = layout.symbols(j, &cw);
+        let (mut h, mut m) = (0.0, 0.0);
+        for f in 0..UNIT_FRAMES {
+            for g in 0..GROUPS {
+                h += tau[g] * ch[u * UNIT_FRAMES + f][j * GROUPS + g];
+                m += tau[g] * cm[u * UNIT_FRAMES + f][j * GROUPS + g];
+            }
+        }
+        out.push((h / cells, m / cells));
+    }
+    out
+}

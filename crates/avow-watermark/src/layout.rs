@@ -1,0 +1,162 @@
+//! Fixed geometry of the mark and the key-derived pseudo-random patterns.
+
+use sha2::{Digest, Sha256};
+
+/// Sample rate the mark is defined at.
+pub const RATE: u32 = 24_000;
+/// STFT frame length (samples at [`RATE`]).
+pub const N: usize = 512;
+/// STFT hop.
+pub const HOP: usize = 256;
+/// First STFT bin that carries the mark (≈ 516 Hz).
+pub const BIN_LO: usize = 11;
+/// Bins per band.
+pub const BAND_BINS: usize = 2;
+/// Number of marked bands (bins 11..107, ≈ 516–5016 Hz).
+pub const BANDS: usize = 48;
+/// Frames per unit: one unit carries one symbol with one gain per band.
+pub const UNIT_FRAMES: usize = 2;
+/// Units per block; the block repeats, so any excerpt of one block length
+/// (≈ 2.99 s) holds every symbol once.
+pub const UNITS: usize = 140;
+/// Frames per block.
+pub const BLOCK_FRAMES: usize = UNITS * UNIT_FRAMES;
+/// Units that carry the known synchronization sequence.
+pub const SYNC_UNITS: usize = 36;
+/// Coded payload bits: 32 payload bits and an 8-bit CRC.
+pub const CODED_BITS: usize = 40;
+/// Interleaved band groups (band `b` is in group `b % GROUPS`). Each group of
+/// a sync unit is a separate, independently signed sync term, which is what
+/// lets the p-value reach far below 1e-6 within one block.
+pub const GROUPS: usize = 4;
+
+/// What one unit position of the block carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Known symbols, one per band group (see [`Layout::sync`]).
+    Sync,
+    /// Coded payload bit with this index.
+    Bit(u8),
+}
+
+/// Key-derived patterns: a ±1 sign per band for each unit position, and the
+/// role of each unit position.
+#[derive(Clone)]
+pub struct Layout {
+    /// `signs[j * BANDS + b]` is the sign of band `b` in unit position `j`.
+    pub signs: Vec<f32>,
+    /// Role of each unit position.
+    pub roles: Vec<Role>,
+    /// `sync[j * GROUPS + g]`: known symbol of group `g` of sync position `j`.
+    pub sync: Vec<f32>,
+}
+
+/// Deterministic generator seeded from the key (splitmix64 on a SHA-256 seed).
+struct Prng(u64);
+
+impl Prng {
+    fn new(key: &[u8], label: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"avow-watermark-v1\0");
+        h.update(label.as_bytes());
+        h.update([0]);
+        h.update(key);
+        let d = h.finalize();
+        let mut s = [0u8; 8];
+        s.copy_from_slice(&d[..8]);
+        Prng(u64::from_le_bytes(s))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+impl Layout {
+    /// Derives the patterns for a key.
+    pub fn new(key: &[u8]) -> Self {
+        let mut rng = Prng::new(key, "signs");
+        let mut signs = Vec::with_capacity(UNITS * BANDS);
+        let per = BANDS / GROUPS;
+        for _ in 0..UNITS {
+            // Signs balanced within each band group: a gain change common to
+            // the group's bands cancels out of its statistic, and the groups'
+            // signs are independent of each other.
+            let mut row = vec![0.0f32; BANDS];
+            for g in 0..GROUPS {
+                let mut grp: Vec<f32> = (0..per).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+                for i in (1..per).rev() {
+                    grp.swap(i, rng.below(i + 1));
+                }
+                for (i, v) in grp.into_iter().enumerate() {
+                    row[i * GROUPS + g] = v;
+                }
+            }
+            signs.extend(row);
+        }
+        let mut rng = Prng::new(key, "roles");
+        let sync = (0..UNITS * GROUPS)
+            .map(|_| if rng.next() & 1 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let mut roles: Vec<Role> = (0..SYNC_UNITS).map(|_| Role::Sync).collect();
+        for k in 0..(UNITS - SYNC_UNITS) {
+            roles.push(Role::Bit((k % CODED_BITS) as u8));
+        }
+        for i in (1..UNITS).rev() {
+            roles.swap(i, rng.below(i + 1));
+        }
+        Layout { signs, roles, sync }
+    }
+
+    /// Signs of unit position `j`.
+    pub fn unit_signs(&self, j: usize) -> &[f32] {
+        &self.signs[j * BANDS..(j + 1) * BANDS]
+    }
+
+    /// Target symbol of each band group of unit position `j`, given the
+    /// coded bits.
+    pub fn symbols(&self, j: usize, coded: &[f32; CODED_BITS]) -> [f32; GROUPS] {
+        match self.roles[j] {
+            Role::Sync => {
+                let mut s = [0.0; GROUPS];
+                s.copy_from_slice(&self.sync[j * GROUPS..(j + 1) * GROUPS]);
+                s
+            }
+            Role::Bit(i) => [coded[usize::from(i)]; GROUPS],
+        }
+    }
+}
+
+/// CRC-8 (polynomial 0x07) over the payload's big-endian bytes.
+pub fn crc8(payload: u32) -> u8 {
+    let mut crc = 0u8;
+    for byte in payload.to_be_bytes() {
+        crc ^= byte;
+        for _ in 0..8 {
+            crc = if crc & 0x80 != 0 { (crc << 1) ^ 0x07 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// The 40 coded bits (as ±1) for a payload: 32 payload bits, MSB first,
+/// then the CRC-8.
+pub fn codeword(payload: u32) -> [f32; CODED_BITS] {
+    let mut out = [0.0; CODED_BITS];
+    let crc = crc8(payload);
+    for (i, o) in out.iter_mut().enumerate() {
+        let bit = if i < 32 {
+            (payload >> (31 - i)) & 1
+        } else {
+            u32::from((crc >> (39 - i)) & 1)
+        };
+        *o = if bit == 1 { 1.0 } else { -1.0 };
+    }
+    out
+}

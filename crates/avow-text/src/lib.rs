@@ -14,6 +14,23 @@
 //! text ─split─▶ sentences ─normalize─▶ words ─Phonemizer─▶ espeak IPA
 //!      ─espeak_to_kokoro─▶ Kokoro phonemes ─KokoroVocab─▶ ids (≤ 510 per Utterance)
 //! ```
+//!
+//! English is phonemized word by word and then given misaki's context rules
+//! (function-word stress, "the" ði/ðə, "a" ɐ, "to" tʊ/tə), because Kokoro
+//! learned English from misaki, which reads words from a lexicon one at a
+//! time; the other languages go to espeak a clause at a time, as Kokoro's
+//! training data did. How close the result is to misaki is measured in
+//! BENCHMARKS.md (section "text").
+//!
+//! ```no_run
+//! # fn demo(p: impl avow_text::Phonemizer, vocab_json: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use avow_text::{KokoroVocab, Language, TextFrontEnd};
+//! let front = TextFrontEnd::new(p, KokoroVocab::from_json(vocab_json)?);
+//! for u in front.prepare("Dr. Smith paid $5.50.", Language::EnUs)? {
+//!     println!("{} → {} ({} tokens)", u.text, u.phonemes, u.ids.len());
+//! }
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -4,7 +4,7 @@
 //! all in the lexicon count. Reports the phoneme error rate (edit distance
 //! over reference length) of clause mode and word-by-word mode.
 //!
-//! `cargo run -p avow-phonemize --example misaki_sentences -- us_gold.json CORPUS.txt`
+//! `cargo run -p avow-phonemize --example misaki_sentences -- us_gold.json CORPUS.txt [en-us|en-gb]`
 
 use avow_phonemize::EspeakPhonemizer;
 use avow_text::sentence::split_sentences;
@@ -38,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let gold_path = args.next().ok_or("usage: misaki_sentences GOLD.json CORPUS.txt")?;
     let corpus = std::fs::read_to_string(args.next().ok_or("missing corpus")?)?;
+    let lang: Language = args.next().unwrap_or_else(|| "en-us".into()).parse()?;
     let gold: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(gold_path)?)?;
     let lookup = |w: &str| -> Option<String> {
@@ -101,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 FrontEndOptions { strict: false, english_clause_mode: *clause },
             );
             let hyp: String = fe
-                .prepare(sent, Language::EnUs)?
+                .prepare(sent, lang)?
                 .iter()
                 .map(|u| u.phonemes.clone())
                 .collect::<Vec<_>>()

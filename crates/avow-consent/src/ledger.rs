@@ -34,7 +34,7 @@ pub enum LedgerError {
     #[error("{0}")]
     Io(String),
     /// The last line has no final newline: a write was cut short (crash) or the file was cut mid-line.
-    #[error("torn final line: line {line} (byte offset {offset}, {len} bytes) has no terminating newline; the last complete entry is line {}. Run `avow audit recover` to move it aside", line - 1)]
+    #[error("torn final line: line {line} (byte offset {offset}, {len} bytes) has no terminating newline; the last complete entry is line {}. Run `avow audit recover` to move it aside", line.saturating_sub(1))]
     TornFinalLine {
         /// Line number of the torn line.
         line: u64,
@@ -62,7 +62,7 @@ pub enum LedgerError {
         found: u64,
     },
     /// An entry's `prev` is not the hash of the line before it: that line was edited.
-    #[error("line {line}: `prev` does not match the hash of line {} (line {} was edited, or entries replaced)", line - 1, line - 1)]
+    #[error("line {line}: `prev` does not match {}", if *line <= 1 { "the genesis value (the first entry was replaced)".to_string() } else { format!("the hash of line {} (line {} was edited, or entries replaced)", line - 1, line - 1) })]
     BrokenChain {
         /// Line number whose `prev` is wrong.
         line: u64,
@@ -272,36 +272,38 @@ impl Ledger {
         if buf.last() != Some(&b'\n') {
             // Line number is unknown without a full scan; verify gives it.
             let cut = buf.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
-            return Err(LedgerError::TornFinalLine { line: 0, offset: start + cut as u64, len: (buf.len() - cut) as u64 }.with_line_from(&self.path));
+            return Err(LedgerError::TornFinalLine { line: 0, offset: start + cut as u64, len: (buf.len() - cut) as u64 }
+                .with_line_from(&self.path));
         }
         let body = &buf[..buf.len() - 1];
         let from = body.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
         let from = match from {
             Some(i) => i,
             None if start == 0 => 0,
-            None => return Err(LedgerError::BadEntry { line: 0, offset: start, reason: "last line is too long".into() }),
+            None => {
+                return Err(LedgerError::BadEntry { line: 0, offset: start, reason: "last line is too long".into() }
+                    .with_line_from(&self.path))
+            }
         };
         let last = &body[from..];
-        let parsed: Line = serde_json::from_slice(last).map_err(|e| LedgerError::BadEntry {
-            line: 0,
-            offset: start + from as u64,
-            reason: format!("last entry: {e}"),
+        let parsed: Line = serde_json::from_slice(last).map_err(|e| {
+            LedgerError::BadEntry { line: 0, offset: start + from as u64, reason: format!("last entry: {e}") }
+                .with_line_from(&self.path)
         })?;
         Ok((parsed.seq, sha256_hex(last)))
     }
 }
 
 impl LedgerError {
-    /// Fills in the line number of a torn tail by counting newlines.
+    /// Fills in the line number of an error found from the tail, by
+    /// counting the newlines before its offset (0 if the file is unreadable).
     fn with_line_from(self, path: &Path) -> Self {
+        let line_at = |offset: u64| {
+            File::open(path).ok().map(|f| BufReader::new(f.take(offset)).split(b'\n').count() as u64 + 1).unwrap_or(0)
+        };
         match self {
-            LedgerError::TornFinalLine { offset, len, .. } => {
-                let line = File::open(path)
-                    .ok()
-                    .map(|f| BufReader::new(f.take(offset)).split(b'\n').count() as u64 + 1)
-                    .unwrap_or(0);
-                LedgerError::TornFinalLine { line, offset, len }
-            }
+            LedgerError::TornFinalLine { offset, len, .. } => LedgerError::TornFinalLine { line: line_at(offset), offset, len },
+            LedgerError::BadEntry { offset, reason, .. } => LedgerError::BadEntry { line: line_at(offset), offset, reason },
             other => other,
         }
     }

@@ -174,3 +174,21 @@ fn two_processes_append_concurrently() {
     assert_eq!(r.entries, u64::from(2 * PER_CHILD));
     assert_eq!(r.head, HeadStatus::Matches);
 }
+
+#[test]
+fn open_refuses_a_damaged_last_entry_naming_its_line() {
+    let (_d, path) = ledger_with(3);
+    let mut l = lines(&path);
+    l[2] = "{\"seq\":3,\"oops\":true}".into();
+    write_lines(&path, &l);
+    let e = Ledger::open(&path).unwrap_err();
+    assert!(matches!(e, LedgerError::BadEntry { line: 3, .. }), "{e}");
+    // Replacing the first entry is named as such.
+    let (_d, path) = ledger_with(2);
+    let mut l = lines(&path);
+    l[0] = l[0].replace(&"0".repeat(64), &"1".repeat(64));
+    write_lines(&path, &l);
+    let e = ledger::verify(&path).unwrap_err();
+    assert_eq!(e, LedgerError::BrokenChain { line: 1 });
+    assert!(e.to_string().contains("genesis"), "{e}");
+}

@@ -10,6 +10,16 @@
 //! built from one, which makes "synthesize without consent" a type error.
 //! The [`ledger`] module keeps the hash-chained, fsync'd audit log.
 //!
+//! How the engine uses it, per voice load and per synthesis:
+//!
+//! 1. `avow_voice::Voice::open(record, pack, &request, &trust, &revocations)`
+//!    (stores from [`TrustStore::resolve`] / [`RevocationStore::resolve`]);
+//!    refusals are [`ConsentError`]s with CLI exit codes.
+//! 2. Synthesize with the `Voice`; watermark with
+//!    `voice.consent().watermark_payload()`.
+//! 3. [`ledger::Ledger::append`] a [`ledger::LedgerEntry::for_synthesis`]
+//!    (it fsyncs), and only then hand the audio to the caller.
+//!
 //! This crate is not the speech model and does not depend on it; it does not
 //! parse voice packs (the voice crate does, from the bytes handed over here),
 //! and it does not decide policy beyond what a record states.

@@ -15,8 +15,9 @@ use crate::ConsentError;
 
 /// Largest voice pack the verifier will read (the same bound as the pack format).
 pub const MAX_PACK_BYTES: usize = 64 * 1024 * 1024;
-/// Most revocation files read from the revocation directories.
-pub const MAX_REVOCATIONS: usize = 100_000;
+/// Most revocation files read from the revocation directories (each at
+/// most 64 KiB, so a flooded directory costs at most 640 MiB, not more).
+pub const MAX_REVOCATIONS: usize = 10_000;
 
 /// Environment variable naming trust directories (colon-separated).
 pub const TRUST_ENV: &str = "AVOW_TRUST_DIR";

@@ -14,8 +14,16 @@ Token lists may include the 0 pads at both ends or not; pads are added when
 absent. The style row is the unpadded token count, clamped to 509 (as
 `avow_voice::VoicePackData::style_row`).
 
+Or plain text (--sentences FILE, one sentence per line, `#` comments
+skipped), phonemized with the espeak-ng command line (en-us, IPA mapped to
+Kokoro's symbols the way misaki's espeak fallback does; espeak's own number
+reading is used, so this is a rough reference, not avow's front end). Items
+are then named 01, 02, ... so the WAVs line up with
+`tools/whisper_wer.py --sentences FILE --audio-dir OUT/wav`.
+
 Usage:
   python3 tools/ort_bench.py --input tools/ort_bench_sentences.json --out /tmp/ort-bench
+  python3 tools/ort_bench.py --sentences tools/sentences_en.txt --voice jf_alpha --out /tmp/ort-en
   (model, vocab and voices default to the avow cache: --cache-dir, else
    $AVOW_CACHE_DIR, $XDG_CACHE_HOME/avow, ~/.cache/avow)
 
@@ -89,6 +97,36 @@ def load_items(path: Path, vocab: dict):
     return out
 
 
+# espeak IPA -> Kokoro (misaki) symbols, longest first; after --tie=^.
+ESPEAK_TO_KOKORO = [
+    ("a^ɪ", "I"), ("a^ʊ", "W"), ("d^ʒ", "ʤ"), ("e^ɪ", "A"), ("t^ʃ", "ʧ"), ("ɔ^ɪ", "Y"),
+    ("o^ʊ", "O"), ("ə^ʊ", "O"), ("ə^l", "ᵊl"), ("ʔn", "tᵊn"), ("ʔˌn", "tᵊn"), ("ɚ", "əɹ"),
+    ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"), ("ʲ", ""), ("ː", ""), ("^", ""),
+]
+
+
+def espeak_phonemes(text: str, vocab: dict) -> str:
+    res = subprocess.run(["espeak-ng", "-q", "-v", "en-us", "--ipa", "--tie=^", text],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"espeak-ng failed: {res.stderr.decode(errors='replace').strip()}")
+    # espeak drops punctuation and breaks lines at clauses: mark them as pauses.
+    clauses = [l.strip() for l in res.stdout.decode("utf-8").splitlines() if l.strip()]
+    out = []
+    for c in clauses:
+        for a, b in ESPEAK_TO_KOKORO:
+            c = c.replace(a, b)
+        out.append("".join(ch for ch in c if ch in vocab))
+    return ", ".join(out) + "."
+
+
+def sentences_to_items(path: Path, voice: str, vocab: dict) -> list:
+    lines = [l.strip() for l in path.read_text(encoding="utf-8").splitlines()
+             if l.strip() and not l.lstrip().startswith("#")]
+    return [{"id": f"{i:02d}", "text": t, "phonemes": espeak_phonemes(t, vocab), "style_voice": voice}
+            for i, t in enumerate(lines, 1)]
+
+
 def rss_mb() -> float:
     # ru_maxrss is in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -126,17 +164,18 @@ def worker(args) -> dict:
             "style": np.ascontiguousarray(style, dtype=np.float32),
             "speed": np.array([1.0], dtype=np.float32),
         }
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         audio = sess.run(None, feeds)[0]
-        return time.perf_counter() - t, np.asarray(audio, np.float32).ravel()
+        return time.perf_counter() - t, time.process_time() - c, np.asarray(audio, np.float32).ravel()
 
     run(items[0])  # warm-up: first run allocates arenas
     rows = []
     for it in items:
-        times, audio = [], None
+        times, cpu, audio = [], [], None
         for _ in range(args.repeats):
-            dt, audio = run(it)
+            dt, dc, audio = run(it)
             times.append(dt)
+            cpu.append(dc)
         secs = len(audio) / SAMPLE_RATE
         synth = statistics.median(times)
         row = {
@@ -146,6 +185,7 @@ def worker(args) -> dict:
             "audio_s": round(secs, 4),
             "synth_s_median": round(synth, 4),
             "synth_s_min": round(min(times), 4),
+            "cpu_s_median": round(statistics.median(cpu), 4),
             "rtf": round(synth / secs, 4) if secs > 0 else None,
         }
         if args.wav_dir:
@@ -157,6 +197,7 @@ def worker(args) -> dict:
         rows.append(row)
     total_audio = sum(r["audio_s"] for r in rows)
     total_synth = sum(r["synth_s_median"] for r in rows)
+    total_cpu = sum(r["cpu_s_median"] for r in rows)
     return {
         "threads": args.threads,
         "session_load_s": round(load_s, 3),
@@ -164,14 +205,22 @@ def worker(args) -> dict:
         "peak_rss_mb": round(rss_mb(), 1),
         "total_audio_s": round(total_audio, 3),
         "total_synth_s": round(total_synth, 3),
+        "total_cpu_s": round(total_cpu, 3),
         "rtf": round(total_synth / total_audio, 4) if total_audio > 0 else None,
+        # CPU seconds per audio second: on a shared machine, wall-clock RTF
+        # includes waiting for other processes; this does not.
+        "cpu_per_audio_s": round(total_cpu / total_audio, 4) if total_audio > 0 else None,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "sentences": rows,
     }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", required=True, help="JSON list of {id, tokens|phonemes, style_voice}")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", help="JSON list of {id, tokens|phonemes, style_voice}")
+    src.add_argument("--sentences", type=Path, help="text, one sentence a line (phonemized with espeak-ng)")
+    ap.add_argument("--voice", default="jf_alpha", help="with --sentences: the voice")
     ap.add_argument("--out", required=True, help="output directory (report.json, wav/)")
     ap.add_argument("--cache-dir", default=None, help="avow model cache (default as `avow models`)")
     ap.add_argument("--model", default=None, help="ONNX file (default: <cache>/kokoro-v1.0.int8.onnx)")
@@ -192,6 +241,11 @@ def main():
         raise SystemExit("--repeats must be at least 1")
     out = Path(args.out)
     (out / "wav").mkdir(parents=True, exist_ok=True)
+    if args.sentences:
+        vocab = json.loads((Path(args.cache_dir) / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        items = sentences_to_items(args.sentences, args.voice, vocab)
+        args.input = str(out / "input.json")
+        Path(args.input).write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     import onnxruntime as ort
 
     configs = []
@@ -207,7 +261,8 @@ def main():
         cfg = json.loads(res.stdout)
         configs.append(cfg)
         print(f"threads={n}: RTF {cfg['rtf']} ({cfg['total_synth_s']} s for {cfg['total_audio_s']} s of audio), "
-              f"peak RSS {cfg['peak_rss_mb']} MB", file=sys.stderr)
+              f"CPU s per audio s {cfg['cpu_per_audio_s']}, peak RSS {cfg['peak_rss_mb']} MB, "
+              f"load {cfg['load_avg_1m']}", file=sys.stderr)
     report = {
         "model": args.model,
         "onnxruntime": ort.__version__,
@@ -217,7 +272,8 @@ def main():
         "configs": configs,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps({c["threads"]: {"rtf": c["rtf"], "peak_rss_mb": c["peak_rss_mb"]} for c in configs}))
+    print(json.dumps({c["threads"]: {k: c[k] for k in ("rtf", "cpu_per_audio_s", "peak_rss_mb", "load_avg_1m")}
+                      for c in configs}))
 
 
 if __name__ == "__main__":

@@ -167,13 +167,29 @@ impl CacheLock {
         waiting: &dyn Fn(),
     ) -> Result<Self, ModelsError> {
         let path = dir.join(".lock");
-        let file = OpenOptions::new()
+        let opened = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .read(true)
-            .open(&path)
-            .map_err(io_err("open lock file", &path))?;
+            .open(&path);
+        let file = match opened {
+            Ok(f) => f,
+            // A read-only cache (e.g. installed system-wide) can still be
+            // listed and verified: a shared lock needs only read access.
+            Err(e)
+                if !exclusive && e.kind() == io::ErrorKind::PermissionDenied && path.is_file() =>
+            {
+                File::open(&path).map_err(io_err("open lock file", &path))?
+            }
+            Err(e) => {
+                return Err(ModelsError::Io {
+                    action: "open lock file",
+                    path,
+                    source: e,
+                })
+            }
+        };
         let attempt = if exclusive {
             file.try_lock()
         } else {

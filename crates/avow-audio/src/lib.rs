@@ -29,13 +29,13 @@ use rubato::{
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Io {
         /// The file involved.
         path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (kept out of the error chain so that it is
+        /// printed once).
+        reason: std::io::Error,
     },
     /// The bytes are not a WAV or FLAC file this crate understands.
     #[error("malformed audio: {0}")]
@@ -108,7 +108,7 @@ fn check_finite(samples: &[f32]) -> Result<(), AudioError> {
 fn io_err(path: &Path, source: std::io::Error) -> AudioError {
     AudioError::Io {
         path: path.display().to_string(),
-        source,
+        reason: source,
     }
 }
 

@@ -11,6 +11,9 @@ const MIN_PUSH_DB: f32 = 0.12;
 /// Fraction of an intended band-level change that survives overlap-add and
 /// re-analysis (measured on speech; see the `realised_shift` test).
 const REALISED: f32 = 0.65;
+/// Largest change of one band in one frame, in dB: bounds the mark where
+/// the masking estimate allows a lot (sparse, synthetic spectra).
+const MAX_BAND_DB: f32 = 3.0;
 /// Largest multiple of the masking headroom a unit may use.
 const MAX_SCALE: f32 = 6.0;
 
@@ -310,7 +313,8 @@ impl EmbedStream<'_> {
         for (f, shape) in shapes.iter().enumerate() {
             let start = (u * UNIT_FRAMES + f) * HOP - self.base;
             for b in 0..BANDS {
-                gm1[b] = 10f32.powf(scale[b % GROUPS] * shape[b] / 20.0) - 1.0;
+                let db = (scale[b % GROUPS] * shape[b]).clamp(-MAX_BAND_DB, MAX_BAND_DB);
+                gm1[b] = 10f32.powf(db / 20.0) - 1.0;
             }
             self.an
                 .synthesize_mark(&specs[f], &gm1, &mut self.mark[start..start + N]);

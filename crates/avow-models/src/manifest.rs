@@ -95,7 +95,7 @@ impl Manifest {
                 return Err(ModelsError::Io {
                     action: "read",
                     path: path.to_path_buf(),
-                    source: e,
+                    cause: e,
                 })
             }
         };

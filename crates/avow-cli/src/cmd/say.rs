@@ -1,12 +1,48 @@
-//! `avow say` and `avow voices` (being built; see the Speak issue).
+//! `avow say` and `avow voices`: speech through the engine's gated path.
 
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use avow_engine::{Engine, EngineError, EngineOptions, SAMPLE_RATE, STOCK_VOICES};
+
+/// Largest text accepted on standard input or as an argument (the front end's limit).
+const MAX_TEXT_BYTES: usize = 1 << 20;
 
 /// Arguments of `avow say`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Text to speak; read from standard input when absent.
     text: Option<String>,
+    /// A stock voice name (see `avow voices`) or a voice pack file (then `--consent` is required).
+    #[arg(long, default_value = "jf_alpha")]
+    voice: String,
+    /// Signed consent record for a voice pack given by path.
+    #[arg(long)]
+    consent: Option<PathBuf>,
+    /// What the speech is for: aac, accessibility, dubbing, narration or research.
+    #[arg(long, default_value = "accessibility")]
+    purpose: String,
+    /// Language of the text (en-us, en-gb, es, fr, it, pt-br, hi).
+    #[arg(long, default_value = "en-us")]
+    lang: String,
+    /// Speaking rate (1.0 is natural; 0.5 to 2.5).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f32,
+    /// Output WAV file, or `-` for raw 16-bit little-endian mono PCM at 24 kHz on
+    /// standard output, sentence by sentence.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Extra directory of trusted issuer keys (repeatable).
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).
+    #[arg(long)]
+    ledger: Option<PathBuf>,
 }
 
 /// Arguments of `avow voices`.
@@ -14,11 +50,118 @@ pub struct Args {
 pub struct VoicesArgs {}
 
 /// Runs `avow say`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("speech synthesis is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let purpose = avow_engine::ConsentPurpose::parse(&args.purpose)
+        .with_context(|| format!("unknown purpose `{}` (aac, accessibility, dubbing, narration, research)", args.purpose))?;
+    let text = match &args.text {
+        Some(t) => t.clone(),
+        None => read_stdin()?,
+    };
+    // Cheap checks first: loading the model takes seconds.
+    if text.trim().is_empty() {
+        bail!("the text is empty");
+    }
+    avow_engine::check_language(&args.lang)?;
+    if args.consent.is_none() && !STOCK_VOICES.contains(&args.voice.as_str()) && !PathBuf::from(&args.voice).exists() {
+        return Err(EngineError::UnknownVoice { name: args.voice.clone() }.into());
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        bail!("the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes: split it into smaller pieces", text.len());
+    }
+    let to_stdout = args.out.as_os_str() == "-";
+    if !to_stdout {
+        check_writable(&args.out)?;
+    }
+    let options = EngineOptions {
+        cache_dir: args.cache_dir.clone(),
+        trust_dirs: args.trust.clone(),
+        revocation_dirs: Vec::new(),
+        ledger: args.ledger.clone(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let engine = Engine::open(&options)?;
+    let voice_path = PathBuf::from(&args.voice);
+    let voice = match (&args.consent, STOCK_VOICES.contains(&args.voice.as_str())) {
+        (Some(record), _) => engine.load_voice(&voice_path, record, purpose, &args.lang),
+        (None, true) => engine.stock_voice(&args.voice, purpose, &args.lang),
+        (None, false) if voice_path.exists() => {
+            bail!("{} is a voice pack: give its signed consent record with --consent RECORD", voice_path.display())
+        }
+        (None, false) => Err(EngineError::UnknownVoice { name: args.voice.clone() }),
+    };
+    let voice = match voice {
+        Ok(v) => v,
+        Err(EngineError::Consent(e)) => {
+            eprintln!("avow: consent refused: {e}");
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if to_stdout {
+        let mut out = std::io::stdout().lock();
+        for piece in engine.stream(&voice, &text, args.speed)? {
+            let bytes = avow_audio::to_s16le(&piece?)?;
+            if let Err(e) = out.write_all(&bytes).and_then(|_| out.flush()) {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(e).context("cannot write to standard output");
+            }
+        }
+    } else {
+        let speech = engine.speak(&voice, &text, args.speed)?;
+        avow_audio::write_wav(&args.out, &speech.samples, SAMPLE_RATE, avow_audio::WavFormat::Pcm16)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "wrote {} ({:.1} s, watermark {:08x})",
+                args.out.display(),
+                speech.samples.len() as f64 / SAMPLE_RATE as f64,
+                speech.watermark
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `avow voices`.
 pub fn run_voices(_args: VoicesArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("voice listing is not built yet")
+    for name in STOCK_VOICES {
+        println!("{name}\tstock Kokoro voice (synthetic), signed stock consent record");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_TEXT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    if bytes.len() > MAX_TEXT_BYTES {
+        bail!("standard input is over the {MAX_TEXT_BYTES} byte limit: split the text into smaller pieces");
+    }
+    String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("standard input is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+}
+
+/// Fails early, before the model loads, when the output cannot be created.
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());
+    }
+    if path.is_dir() {
+        bail!("cannot write {}: it is a directory", path.display());
+    }
+    let probe = dir.join(format!(".avow-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| format!("cannot write {}: directory {} is not writable", path.display(), dir.display()))
 }

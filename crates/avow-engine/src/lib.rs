@@ -1,0 +1,335 @@
+//! The avow engine: the only way to turn text into speech.
+//!
+//! A voice is obtained only through the consent gate ([`Engine::load_voice`],
+//! [`Engine::stock_voice`]): the voice pack and its signed consent record are
+//! verified for a purpose and a language, and the pack is parsed from the
+//! exact bytes that were hashed. Synthesis ([`Engine::speak`],
+//! [`Engine::stream`]) runs the text front end and the Kokoro model, marks
+//! every sample with the watermark whose payload the consent record names,
+//! and appends an entry to the audit ledger (fsync'd) before the audio is
+//! returned. Nothing here returns unmarked audio or accepts raw style vectors.
+//!
+//! Not for: model weights management (`avow-models`), the record format
+//! (`avow-consent`), or the model itself (`avow-kokoro`, a lower crate that
+//! this one does not re-export).
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use avow_consent::ledger::{Ledger, LedgerEntry};
+use avow_consent::{Purpose, RevocationStore, Timestamp, TrustStore, VerifyRequest};
+use avow_kokoro::KModel;
+use avow_models::{ModelCache, ModelFiles};
+use avow_phonemize::EspeakPhonemizer;
+use avow_text::frontend::{TextFrontEnd, Utterance};
+use avow_text::lang::Language;
+use avow_text::vocab::KokoroVocab;
+use avow_voice::Voice;
+use avow_watermark::{Key, Watermarker};
+
+pub use avow_consent::Purpose as ConsentPurpose;
+pub use avow_kokoro::SAMPLE_RATE;
+pub use avow_voice::Voice as VerifiedVoice;
+
+mod stock;
+
+pub use stock::STOCK_VOICES;
+
+/// Errors of the engine; each names what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The consent gate refused the voice.
+    #[error("consent refused: {0}")]
+    Consent(#[from] avow_consent::ConsentError),
+    /// The voice pack verified but could not be parsed.
+    #[error("voice pack: {0}")]
+    VoicePack(#[from] avow_voice::VoicePackError),
+    /// The model cache could not provide the weights.
+    #[error(transparent)]
+    Models(#[from] avow_models::ModelsError),
+    /// The model failed or rejected its input.
+    #[error(transparent)]
+    Model(#[from] avow_kokoro::ModelError),
+    /// The text could not be prepared for speech.
+    #[error(transparent)]
+    Text(#[from] avow_text::frontend::TextError),
+    /// The phonemizer could not start.
+    #[error("phonemizer: {0}")]
+    Phonemizer(String),
+    /// The watermark could not be applied (the audio is withheld).
+    #[error("watermark: {0}")]
+    Watermark(#[from] avow_watermark::WatermarkError),
+    /// Audio encoding failed (non-finite samples).
+    #[error("audio: {0}")]
+    Audio(#[from] avow_audio::AudioError),
+    /// The audit ledger could not record the synthesis (the audio is withheld).
+    #[error("audit ledger: {0}")]
+    Ledger(#[from] avow_consent::ledger::LedgerError),
+    /// An unknown stock voice name.
+    #[error("unknown voice `{name}`; stock voices: {}", STOCK_VOICES.join(", "))]
+    UnknownVoice {
+        /// The name asked for.
+        name: String,
+    },
+    /// Bad arguments (speed, language, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Where the engine finds its weights, trust roots and ledger.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Model cache directory (default: `AVOW_CACHE_DIR`, then the XDG cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Extra trust directories (default: `AVOW_TRUST_DIR`, user dir, built-in stock key).
+    pub trust_dirs: Vec<PathBuf>,
+    /// Extra revocation directories.
+    pub revocation_dirs: Vec<PathBuf>,
+    /// Audit ledger file (default: `AVOW_LEDGER`, then `$XDG_DATA_HOME/avow/ledger.jsonl`).
+    pub ledger: Option<PathBuf>,
+    /// Show progress bars while fetching weights on first use.
+    pub progress: bool,
+}
+
+/// Largest speed factor accepted.
+pub const MAX_SPEED: f32 = 2.5;
+/// Smallest speed factor accepted.
+pub const MIN_SPEED: f32 = 0.5;
+
+/// The loaded model, front end, trust roots and ledger. Thread-safe: share
+/// one engine between callers (`&Engine` is `Sync`).
+pub struct Engine {
+    model: KModel,
+    front: TextFrontEnd<EspeakPhonemizer>,
+    files: ModelFiles,
+    trust: TrustStore,
+    revocations: RevocationStore,
+    ledger: Mutex<Ledger>,
+    key: Key,
+}
+
+/// Marked speech and what the ledger recorded for it.
+#[derive(Debug, Clone)]
+pub struct Speech {
+    /// Mono samples at [`SAMPLE_RATE`], watermarked.
+    pub samples: Vec<f32>,
+    /// The watermark payload the samples carry.
+    pub watermark: u32,
+}
+
+impl Engine {
+    /// Loads the model (fetching and converting weights on first use), the
+    /// phonemizer, the trust roots, revocations and the ledger.
+    pub fn open(options: &EngineOptions) -> Result<Self, EngineError> {
+        let cache = ModelCache::from_dir_or_env(options.cache_dir.clone())?;
+        let files = cache.ensure(options.progress)?;
+        let model = KModel::from_file(&files.weights)?;
+        let vocab_text =
+            std::fs::read_to_string(&files.vocab).map_err(|source| EngineError::Io { path: files.vocab.clone(), source })?;
+        let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EngineError::Invalid(format!("{}: {e}", files.vocab.display())))?;
+        let phonemizer = EspeakPhonemizer::new().map_err(|e| EngineError::Phonemizer(e.to_string()))?;
+        let trust = TrustStore::resolve(&options.trust_dirs)?;
+        let revocations = RevocationStore::resolve(&options.revocation_dirs)?;
+        let ledger_path = match &options.ledger {
+            Some(p) => p.clone(),
+            None => default_ledger_path()?,
+        };
+        if let Some(parent) = ledger_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| EngineError::Io { path: parent.to_path_buf(), source })?;
+        }
+        let ledger = Ledger::open(&ledger_path)?;
+        Ok(Self {
+            model,
+            front: TextFrontEnd::new(phonemizer, vocab),
+            files,
+            trust,
+            revocations,
+            ledger: Mutex::new(ledger),
+            key: Key::default_public(),
+        })
+    }
+
+    /// The consent gate for a voice pack file and its record: verifies for
+    /// `purpose` and `language` (BCP-47, also the language spoken).
+    pub fn load_voice(&self, pack: &Path, record: &Path, purpose: Purpose, language: &str) -> Result<Voice, EngineError> {
+        check_language(language)?;
+        let request = VerifyRequest::new(purpose, language);
+        let consent = avow_consent::verify_files(record, pack, &request, &self.trust, &self.revocations)?;
+        Ok(Voice::from_consent(consent)?)
+    }
+
+    /// A stock voice through its signed stock record.
+    pub fn stock_voice(&self, name: &str, purpose: Purpose, language: &str) -> Result<Voice, EngineError> {
+        check_language(language)?;
+        let record = stock::record(name).ok_or_else(|| EngineError::UnknownVoice { name: name.to_string() })?;
+        let pack_path = self.files.voices.get(name).ok_or_else(|| EngineError::UnknownVoice { name: name.to_string() })?;
+        let pack = avow_consent::read_limited(pack_path, avow_voice::MAX_PACK_BYTES)?;
+        let request = VerifyRequest::new(purpose, language);
+        let consent = avow_consent::verify(record.as_bytes(), pack, &request, &self.trust, &self.revocations)?;
+        Ok(Voice::from_consent(consent)?)
+    }
+
+    /// Speaks `text` with `voice` at `speed` (1.0 = natural) in the language
+    /// the consent was verified for. The whole result is one ledger entry.
+    pub fn speak(&self, voice: &Voice, text: &str, speed: f32) -> Result<Speech, EngineError> {
+        let lang = self.language_of(voice)?;
+        check_speed(speed)?;
+        let utterances = self.front.prepare(text, lang)?;
+        let mut raw = Vec::new();
+        for u in &utterances {
+            raw.extend(self.synthesize(voice, u, speed)?);
+        }
+        let marked = Watermarker::new(&self.key, voice.consent().watermark_payload()).embed(&raw)?;
+        self.record(voice, text, &marked)?;
+        Ok(Speech { samples: marked, watermark: voice.consent().watermark_payload() })
+    }
+
+    /// Speaks `text` sentence by sentence: each item is the next piece of
+    /// marked audio, available as soon as its sentence is synthesized. Each
+    /// piece gets its own ledger entry. Concatenated, the pieces carry the same
+    /// watermark as [`Engine::speak`] would have applied to the whole.
+    pub fn stream<'a>(&'a self, voice: &'a Voice, text: &str, speed: f32) -> Result<SpeechStream<'a>, EngineError> {
+        let lang = self.language_of(voice)?;
+        check_speed(speed)?;
+        let sentences = self.front.split(text)?;
+        Ok(SpeechStream {
+            engine: self,
+            voice,
+            lang,
+            speed,
+            sentences: sentences.into_iter(),
+            pending: Vec::new(),
+            marker: Watermarker::new(&self.key, voice.consent().watermark_payload()),
+            state: StreamState::Fresh,
+            spoke: false,
+        })
+    }
+
+    fn language_of(&self, voice: &Voice) -> Result<Language, EngineError> {
+        let code = voice.consent().language();
+        code.parse::<Language>().map_err(|e| EngineError::Invalid(e.to_string()))
+    }
+
+    fn synthesize(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<Vec<f32>, EngineError> {
+        if !u.unknown.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "cannot speak symbols the model does not know: {}",
+                avow_text::vocab::describe_unknown(&u.unknown)
+            )));
+        }
+        // Kokoro picks the style row by phoneme count minus one.
+        let style = voice.style_row(u.ids.len().saturating_sub(1));
+        Ok(self.model.synthesize(&u.ids, style, speed)?.audio)
+    }
+
+    fn record(&self, voice: &Voice, text: &str, marked: &[f32]) -> Result<(), EngineError> {
+        let bytes = avow_audio::to_s16le(marked)?;
+        let entry = LedgerEntry::for_synthesis(voice.consent(), text, &bytes, Timestamp::now());
+        let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        ledger.append(&entry)?;
+        Ok(())
+    }
+}
+
+fn check_speed(speed: f32) -> Result<(), EngineError> {
+    if speed.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&speed) {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!("speed {speed} is outside {MIN_SPEED}..={MAX_SPEED}")))
+    }
+}
+
+/// Checks a language code without loading anything (for early argument checks).
+pub fn check_language(code: &str) -> Result<(), EngineError> {
+    code.parse::<Language>().map(|_| ()).map_err(|e| EngineError::Invalid(e.to_string()))
+}
+
+fn default_ledger_path() -> Result<PathBuf, EngineError> {
+    if let Some(p) = std::env::var_os("AVOW_LEDGER") {
+        return Ok(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| EngineError::Invalid("no ledger location: set AVOW_LEDGER or HOME".into()))?;
+    Ok(base.join("avow").join("ledger.jsonl"))
+}
+
+enum StreamState {
+    Fresh,
+    Done,
+}
+
+/// Marked audio, sentence by sentence. See [`Engine::stream`].
+pub struct SpeechStream<'a> {
+    engine: &'a Engine,
+    voice: &'a Voice,
+    lang: Language,
+    speed: f32,
+    sentences: std::vec::IntoIter<String>,
+    pending: Vec<Utterance>,
+    marker: Watermarker,
+    state: StreamState,
+    spoke: bool,
+}
+
+impl SpeechStream<'_> {
+    fn next_piece(&mut self) -> Result<Option<(String, Vec<f32>)>, EngineError> {
+        loop {
+            if let Some(u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
+                let audio = self.engine.synthesize(self.voice, &u, self.speed)?;
+                return Ok(Some((u.text.clone(), audio)));
+            }
+            match self.sentences.next() {
+                Some(sentence) => self.pending = self.engine.front.prepare_sentence(&sentence, self.lang)?,
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+impl Iterator for SpeechStream<'_> {
+    type Item = Result<Vec<f32>, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if matches!(self.state, StreamState::Done) {
+            return None;
+        }
+        let result = (|| -> Result<Option<Vec<f32>>, EngineError> {
+            let Some((text, raw)) = self.next_piece()? else {
+                if !self.spoke {
+                    return Err(avow_text::frontend::TextError::NothingToSpeak.into());
+                }
+                return Ok(None);
+            };
+            self.spoke = true;
+            // Each sentence is marked as a whole signal: the pattern restarts
+            // per piece, so any piece of 3 s or more decodes on its own.
+            let marked = self.marker.embed(&raw)?;
+            self.engine.record(self.voice, &text, &marked)?;
+            Ok(Some(marked))
+        })();
+        match result {
+            Ok(Some(piece)) => Some(Ok(piece)),
+            Ok(None) => {
+                self.state = StreamState::Done;
+                None
+            }
+            Err(e) => {
+                self.state = StreamState::Done;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -28,7 +28,7 @@ use avow_text::frontend::{TextFrontEnd, Utterance};
 use avow_text::lang::Language;
 use avow_text::vocab::KokoroVocab;
 use avow_voice::Voice;
-use avow_watermark::{Key, Watermarker};
+use avow_watermark::{EmbedStream, Key, Watermarker};
 
 pub use avow_consent::Purpose as ConsentPurpose;
 pub use avow_kokoro::SAMPLE_RATE;
@@ -210,8 +210,7 @@ impl Engine {
             speed,
             sentences: sentences.into_iter(),
             pending: Vec::new(),
-            marker: Watermarker::new(&self.key, voice.consent().watermark_payload()),
-            state: StreamState::Fresh,
+            marker: Some(Watermarker::new(&self.key, voice.consent().watermark_payload()).into_stream()),
             spoke: false,
         })
     }
@@ -266,11 +265,6 @@ fn default_ledger_path() -> Result<PathBuf, EngineError> {
     Ok(base.join("avow").join("ledger.jsonl"))
 }
 
-enum StreamState {
-    Fresh,
-    Done,
-}
-
 /// Marked audio, sentence by sentence. See [`Engine::stream`].
 pub struct SpeechStream<'a> {
     engine: &'a Engine,
@@ -279,8 +273,9 @@ pub struct SpeechStream<'a> {
     speed: f32,
     sentences: std::vec::IntoIter<String>,
     pending: Vec<Utterance>,
-    marker: Watermarker,
-    state: StreamState,
+    /// One embedding stream across all pieces, so the concatenated output is
+    /// marked exactly as [`Engine::speak`] marks the whole; `None` once finished.
+    marker: Option<EmbedStream<'static>>,
     spoke: bool,
 }
 
@@ -299,35 +294,47 @@ impl SpeechStream<'_> {
     }
 }
 
+impl SpeechStream<'_> {
+    fn is_last(&self) -> bool {
+        self.pending.is_empty() && self.sentences.len() == 0
+    }
+
+    fn next_marked(&mut self) -> Result<Option<Vec<f32>>, EngineError> {
+        if self.marker.is_none() {
+            return Ok(None);
+        }
+        let (text, mut marked) = match self.next_piece()? {
+            Some((text, raw)) => {
+                self.spoke = true;
+                let marker = self.marker.as_mut().ok_or_else(|| EngineError::Invalid("stream already finished".into()))?;
+                (text, marker.push(&raw)?)
+            }
+            None if !self.spoke => return Err(avow_text::frontend::TextError::NothingToSpeak.into()),
+            // Sentences after the last spoken one had nothing to speak: only
+            // the embedder's held-back tail remains.
+            None => (String::new(), Vec::new()),
+        };
+        if self.is_last() {
+            if let Some(marker) = self.marker.take() {
+                marked.extend(marker.finish());
+            }
+        }
+        if marked.is_empty() && self.marker.is_none() && text.is_empty() {
+            return Ok(None);
+        }
+        self.engine.record(self.voice, &text, &marked)?;
+        Ok(Some(marked))
+    }
+}
+
 impl Iterator for SpeechStream<'_> {
     type Item = Result<Vec<f32>, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if matches!(self.state, StreamState::Done) {
-            return None;
-        }
-        let result = (|| -> Result<Option<Vec<f32>>, EngineError> {
-            let Some((text, raw)) = self.next_piece()? else {
-                if !self.spoke {
-                    return Err(avow_text::frontend::TextError::NothingToSpeak.into());
-                }
-                return Ok(None);
-            };
-            self.spoke = true;
-            // Each sentence is marked as a whole signal: the pattern restarts
-            // per piece, so any piece of 3 s or more decodes on its own.
-            let marked = self.marker.embed(&raw)?;
-            self.engine.record(self.voice, &text, &marked)?;
-            Ok(Some(marked))
-        })();
-        match result {
-            Ok(Some(piece)) => Some(Ok(piece)),
-            Ok(None) => {
-                self.state = StreamState::Done;
-                None
-            }
+        match self.next_marked() {
+            Ok(piece) => piece.map(Ok),
             Err(e) => {
-                self.state = StreamState::Done;
+                self.marker = None;
                 Some(Err(e))
             }
         }

@@ -52,8 +52,15 @@ impl Watermarker {
 
     /// Starts an independent stream (the pattern restarts at its first unit).
     pub fn stream(&self) -> EmbedStream<'_> {
+        self.clone().into_stream()
+    }
+
+    /// Like [`Watermarker::stream`], owning the marker (for streams that
+    /// outlive the caller's borrow, such as an engine's speech iterator).
+    pub fn into_stream(self) -> EmbedStream<'static> {
         EmbedStream {
-            wm: self,
+            wm: std::sync::Arc::new(self),
+            _borrow: std::marker::PhantomData,
             an: Analyzer::new(),
             input: Vec::new(),
             mark: Vec::new(),
@@ -104,7 +111,8 @@ impl Watermarker {
 /// at 24 kHz) are held back until the next unit of two STFT frames is
 /// complete; [`EmbedStream::finish`] returns them.
 pub struct EmbedStream<'a> {
-    wm: &'a Watermarker,
+    wm: std::sync::Arc<Watermarker>,
+    _borrow: std::marker::PhantomData<&'a Watermarker>,
     an: Analyzer,
     /// Input samples from absolute index `base`.
     input: Vec<f32>,
@@ -202,11 +210,13 @@ impl EmbedStream<'_> {
     fn process_unit(&mut self) {
         let u = self.unit;
         let j = u % UNITS;
-        let signs = self.wm.layout.unit_signs(j);
-        let tau = self.wm.symbols[j];
+        // A handle of our own, so the marker's tables stay borrowed while `self` is mutated.
+        let wm = std::sync::Arc::clone(&self.wm);
+        let signs = wm.layout.unit_signs(j);
+        let tau = wm.symbols[j];
         // Sync units steer each band group to its own symbol; data units
         // steer the whole unit (all groups carry the same bit).
-        let per_group = matches!(self.wm.layout.roles[j], Role::Sync);
+        let per_group = matches!(wm.layout.roles[j], Role::Sync);
         let mut level = [0.0f32; BANDS];
         let mut white = [0.0f32; BANDS];
         let mut ratio = [0.0f32; BANDS];

@@ -31,6 +31,10 @@ struct Opts {
     attacks: Option<Vec<String>>,
     json: Option<PathBuf>,
     fp_only: bool,
+    /// `--apply-attacks IN OUT`: write every attack of every WAV in IN to
+    /// OUT/<attack>/<name>.wav (for evaluating other watermarkers on the
+    /// same attacks), then exit.
+    apply: Option<(PathBuf, PathBuf)>,
 }
 
 fn parse() -> Opts {
@@ -42,6 +46,7 @@ fn parse() -> Opts {
         attacks: None,
         json: None,
         fp_only: false,
+        apply: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -54,6 +59,11 @@ fn parse() -> Opts {
             "--attacks" => o.attacks = Some(val().split(',').map(str::to_string).collect()),
             "--json" => o.json = Some(val().into()),
             "--fp-only" => o.fp_only = true,
+            "--apply-attacks" => {
+                let i = val();
+                let out = args.next().unwrap_or_else(|| die("--apply-attacks IN OUT"));
+                o.apply = Some((i.into(), out.into()));
+            }
             _ => die(&format!("unknown argument {a}")),
         }
     }
@@ -284,8 +294,39 @@ struct Row {
     ranges_ok: usize,
 }
 
+fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
+    let mut files = Vec::new();
+    list_audio(inp, &mut files);
+    let mut train = Vec::new();
+    list_audio(&o.data.join("train-clean-100"), &mut train);
+    let others: Vec<Vec<f32>> = clips(&train, 20).into_iter().map(|c| c.1).collect();
+    let attacks: Vec<String> = o.attacks.clone().unwrap_or_else(|| ALL.iter().map(|s| s.to_string()).collect());
+    let tmp = out.join("tmp");
+    let _ = std::fs::create_dir_all(&tmp);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for a in &attacks {
+        let dir = out.join(a);
+        let _ = std::fs::create_dir_all(&dir);
+        for f in &files {
+            let x = load24(f);
+            let Some(att) = attack(a, &x, &tmp, &mut rng, &others) else {
+                eprintln!("{a}: skipped (tool missing or failed)");
+                break;
+            };
+            let name = f.file_name().unwrap_or_default();
+            write_wav(dir.join(name), &att.samples, att.rate, WavFormat::Float32)
+                .unwrap_or_else(|e| die(&e.to_string()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 fn main() {
     let o = parse();
+    if let Some((i, out)) = &o.apply {
+        apply_attacks(&o, i, out);
+        return;
+    }
     std::fs::create_dir_all(o.work.join("marked")).unwrap_or_else(|e| die(&e.to_string()));
     std::fs::create_dir_all(o.work.join("ref")).unwrap_or_else(|e| die(&e.to_string()));
     let key = Key::default_public();

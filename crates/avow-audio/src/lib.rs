@@ -118,9 +118,7 @@ pub fn read_audio(path: impl AsRef<Path>) -> Result<Audio, AudioError> {
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     read_audio_from(BufReader::new(file)).map_err(|e| match e {
         AudioError::Malformed(m) => AudioError::Malformed(format!("{}: {m}", path.display())),
-        AudioError::Unsupported(m) => {
-            AudioError::Unsupported(format!("{}: {m}", path.display()))
-        }
+        AudioError::Unsupported(m) => AudioError::Unsupported(format!("{}: {m}", path.display())),
         other => other,
     })
 }
@@ -204,7 +202,9 @@ fn finish(samples: Vec<f32>, sample_rate: u32, channels: u16) -> Result<Audio, A
 
 fn map_hound(e: hound::Error) -> AudioError {
     match e {
-        hound::Error::IoError(io) => AudioError::Malformed(format!("truncated or unreadable: {io}")),
+        hound::Error::IoError(io) => {
+            AudioError::Malformed(format!("truncated or unreadable: {io}"))
+        }
         hound::Error::Unsupported => AudioError::Unsupported("WAV variant".into()),
         other => AudioError::Malformed(other.to_string()),
     }
@@ -268,7 +268,9 @@ pub fn resample(input: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32>,
     let mut pos = 0;
     let rerr = |e: rubato::ResampleError| AudioError::InvalidParameter(e.to_string());
     while pos + chunk <= input.len() {
-        let o = rs.process(&[&input[pos..pos + chunk]], None).map_err(rerr)?;
+        let o = rs
+            .process(&[&input[pos..pos + chunk]], None)
+            .map_err(rerr)?;
         out.extend_from_slice(&o[0]);
         pos += chunk;
     }
@@ -406,5 +408,6 @@ pub fn to_s16le(samples: &[f32]) -> Result<Vec<u8>, AudioError> {
 /// Writes raw s16le PCM for `samples` to `w` (for streaming to stdout/pipes).
 pub fn write_s16le<W: Write>(mut w: W, samples: &[f32]) -> Result<(), AudioError> {
     let bytes = to_s16le(samples)?;
-    w.write_all(&bytes).map_err(|e| io_err(Path::new("<stream>"), e))
+    w.write_all(&bytes)
+        .map_err(|e| io_err(Path::new("<stream>"), e))
 }

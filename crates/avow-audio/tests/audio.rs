@@ -58,10 +58,17 @@ fn float_wav_round_trips_exactly_and_pcm16_within_a_step() {
     write_wav(&p16, &x, 24000, WavFormat::Pcm16).unwrap();
     let b = read_audio(&p16).unwrap();
     assert_eq!(b.sample_rate, 24000);
-    let err = x.iter().zip(&b.samples).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = x
+        .iter()
+        .zip(&b.samples)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err <= 0.5 / 32768.0 + 1e-7, "{err}");
     // Only the final file remains in the directory: no temp leftovers.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
@@ -82,7 +89,12 @@ fn writing_nan_fails_and_leaves_no_file() {
 
 #[test]
 fn writing_into_missing_directory_is_an_io_error() {
-    let r = write_wav("/nonexistent-dir-avow/x.wav", &[0.0; 10], 24000, WavFormat::Pcm16);
+    let r = write_wav(
+        "/nonexistent-dir-avow/x.wav",
+        &[0.0; 10],
+        24000,
+        WavFormat::Pcm16,
+    );
     assert!(matches!(r, Err(AudioError::Io { .. })), "{r:?}");
 }
 
@@ -103,12 +115,18 @@ fn float_wav_with_nan_is_refused_on_read() {
         w.finalize().unwrap();
     }
     let r = read_audio_from(Cursor::new(buf.into_inner()));
-    assert!(matches!(r, Err(AudioError::NonFinite { index: 2 })), "{r:?}");
+    assert!(
+        matches!(r, Err(AudioError::NonFinite { index: 2 })),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn malformed_empty_and_truncated_inputs_give_errors() {
-    assert!(matches!(read_audio_from(Cursor::new(Vec::new())), Err(AudioError::Malformed(_))));
+    assert!(matches!(
+        read_audio_from(Cursor::new(Vec::new())),
+        Err(AudioError::Malformed(_))
+    ));
     assert!(matches!(
         read_audio_from(Cursor::new(b"hello world, not audio".to_vec())),
         Err(AudioError::Malformed(_))
@@ -120,11 +138,17 @@ fn malformed_empty_and_truncated_inputs_give_errors() {
         sample_format: hound::SampleFormat::Int,
     };
     let empty = wav_bytes(spec, &[]);
-    assert!(matches!(read_audio_from(Cursor::new(empty)), Err(AudioError::Empty)));
+    assert!(matches!(
+        read_audio_from(Cursor::new(empty)),
+        Err(AudioError::Empty)
+    ));
     let mut trunc = wav_bytes(spec, &[1; 1000]);
     trunc.truncate(30);
     assert!(read_audio_from(Cursor::new(trunc)).is_err());
-    assert!(matches!(read_audio("/nonexistent/file.wav"), Err(AudioError::Io { .. })));
+    assert!(matches!(
+        read_audio("/nonexistent/file.wav"),
+        Err(AudioError::Io { .. })
+    ));
 }
 
 #[test]
@@ -137,10 +161,15 @@ fn s16le_encoding_clips_and_is_little_endian() {
     assert_eq!(i16::from_le_bytes([b[8], b[9]]), 16384);
 }
 
-
 #[test]
 fn resampling_keeps_length_alignment_and_tone() {
-    for (from, to) in [(24000u32, 16000u32), (16000, 24000), (24000, 44100), (44100, 24000), (48000, 24000)] {
+    for (from, to) in [
+        (24000u32, 16000u32),
+        (16000, 24000),
+        (24000, 44100),
+        (44100, 24000),
+        (48000, 24000),
+    ] {
         let f = 1000.0f64;
         let x = sine(f as f32, from, from as usize, 0.5);
         let y = resample(&x, from, to).unwrap();
@@ -159,12 +188,20 @@ fn resampling_keeps_length_alignment_and_tone() {
         let phase = c.atan2(s);
         assert!((amp - 0.5).abs() < 0.005, "{from}->{to}: amplitude {amp}");
         // Within one output sample of the ideal position.
-        assert!((phase / w).abs() < 1.0, "{from}->{to}: delay {} samples", phase / w);
+        assert!(
+            (phase / w).abs() < 1.0,
+            "{from}->{to}: delay {} samples",
+            phase / w
+        );
         let resid: f64 = (m..y.len() - m)
             .map(|i| (f64::from(y[i]) - amp * (w * i as f64 + phase).sin()).powi(2))
             .sum::<f64>()
             / n;
-        assert!(resid.sqrt() < 1e-3, "{from}->{to}: residual {}", resid.sqrt());
+        assert!(
+            resid.sqrt() < 1e-3,
+            "{from}->{to}: residual {}",
+            resid.sqrt()
+        );
     }
 }
 
@@ -173,7 +210,8 @@ fn resampling_removes_content_above_the_new_nyquist() {
     let x = sine(10000.0, 24000, 24000, 0.5);
     let y = resample(&x, 24000, 16000).unwrap();
     let m = 1000;
-    let rms = (y[m..y.len() - m].iter().map(|v| v * v).sum::<f32>() / (y.len() - 2 * m) as f32).sqrt();
+    let rms =
+        (y[m..y.len() - m].iter().map(|v| v * v).sum::<f32>() / (y.len() - 2 * m) as f32).sqrt();
     assert!(rms < 0.01, "{rms}");
 }
 
@@ -186,7 +224,10 @@ fn resampling_rejects_bad_parameters() {
 
 #[test]
 fn reads_shared_flac_when_present() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/librispeech/test-other/1688");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/librispeech/test-other/1688"
+    );
     let Ok(entries) = std::fs::read_dir(dir) else {
         eprintln!("skipping: shared LibriSpeech data not found at {dir}");
         return;
@@ -202,13 +243,23 @@ fn reads_shared_flac_when_present() {
 
 #[test]
 fn resampling_keeps_an_impulse_in_place() {
-    for (from, to) in [(24000u32, 16000u32), (16000, 24000), (24000, 44100), (44100, 24000)] {
+    for (from, to) in [
+        (24000u32, 16000u32),
+        (16000, 24000),
+        (24000, 44100),
+        (44100, 24000),
+    ] {
         let mut x = vec![0.0f32; from as usize];
         let p = from as usize / 2 + 3;
         x[p] = 1.0;
         let y = resample(&x, from, to).unwrap();
-        let peak = (0..y.len()).max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs())).unwrap();
+        let peak = (0..y.len())
+            .max_by(|&a, &b| y[a].abs().total_cmp(&y[b].abs()))
+            .unwrap();
         let want = p as f64 * f64::from(to) / f64::from(from);
-        assert!((peak as f64 - want).abs() <= 1.0, "{from}->{to}: {peak} vs {want}");
+        assert!(
+            (peak as f64 - want).abs() <= 1.0,
+            "{from}->{to}: {peak} vs {want}"
+        );
     }
 }

@@ -52,14 +52,17 @@ fn speechlike(rate: u32, secs: f32) -> Vec<f32> {
                 if fh > 0.45 * rate as f32 {
                     break;
                 }
-                s += (h as f32 * ph).sin() * (1.0 / (1.0 + ((fh - formant) / 500.0).powi(2)) + 0.1 / h as f32);
+                s += (h as f32 * ph).sin()
+                    * (1.0 / (1.0 + ((fh - formant) / 500.0).powi(2)) + 0.1 / h as f32);
             }
             out[t + i] = 0.1 * env * s;
         }
         // Breath noise under the syllable, as in real speech, so that the
         // spectrum between harmonics is not empty.
         for i in 0..(syl + gap).min(n - t) {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let u = ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5;
             out[t + i] += 0.03 * u;
         }
@@ -82,15 +85,27 @@ fn embed_then_detect_round_trip_with_json() {
     let stereo: Vec<f32> = mono.iter().flat_map(|&s| [s, 0.8 * s]).collect();
     write(&input, &stereo, 44_100, 2);
     let out = dir.path().join("out.wav");
-    let st = avow().args(["watermark", "embed", "--payload", "c0ffee42"]).arg(&input).arg(&out).status().unwrap();
+    let st = avow()
+        .args(["watermark", "embed", "--payload", "c0ffee42"])
+        .arg(&input)
+        .arg(&out)
+        .status()
+        .unwrap();
     assert!(st.success());
     let o = avow().arg("detect").arg(&out).arg(&input).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(3), "one file is unmarked: {text}");
-    assert!(text.contains("WATERMARKED") && text.contains("c0ffee42"), "{text}");
+    assert!(
+        text.contains("WATERMARKED") && text.contains("c0ffee42"),
+        "{text}"
+    );
     assert!(text.contains("no watermark"), "{text}");
 
-    let o = avow().args(["detect", "--json"]).arg(&out).output().unwrap();
+    let o = avow()
+        .args(["detect", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["detected"], true);
@@ -108,7 +123,11 @@ fn unreadable_and_bad_arguments_fail_cleanly() {
     let dir = Scratch::new("bad");
     let junk = dir.path().join("junk.wav");
     std::fs::write(&junk, b"this is not audio").unwrap();
-    let o = avow().args(["detect", "--json"]).arg(&junk).output().unwrap();
+    let o = avow()
+        .args(["detect", "--json"])
+        .arg(&junk)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["detected"], false);
@@ -124,15 +143,31 @@ fn unreadable_and_bad_arguments_fail_cleanly() {
     write(&input, &speechlike(24_000, 1.0), 24_000, 1);
     let out = dir.path().join("out.wav");
     for bad in [["--payload", "nothex"], ["--payload", "123456789"]] {
-        let o = avow().args(["watermark", "embed"]).args(bad).arg(&input).arg(&out).output().unwrap();
+        let o = avow()
+            .args(["watermark", "embed"])
+            .args(bad)
+            .arg(&input)
+            .arg(&out)
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(1), "{bad:?}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("avow: error:"));
         assert!(!out.exists(), "no output file on error");
     }
-    let o = avow().args(["watermark", "embed", "--payload", "1", "--key", "abcd"]).arg(&input).arg(&out).output().unwrap();
+    let o = avow()
+        .args(["watermark", "embed", "--payload", "1", "--key", "abcd"])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(!out.exists());
-    let o = avow().args(["watermark", "embed", "--payload", "1"]).arg(&junk).arg(&out).output().unwrap();
+    let o = avow()
+        .args(["watermark", "embed", "--payload", "1"])
+        .arg(&junk)
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(!out.exists());
 }
@@ -144,11 +179,25 @@ fn secret_key_marks_are_invisible_to_the_public_detector() {
     write(&input, &speechlike(24_000, 5.0), 24_000, 1);
     let out = dir.path().join("out.wav");
     let key = "00112233445566778899aabbccddeeff";
-    let st = avow().args(["watermark", "embed", "--payload", "7", "--key", key]).arg(&input).arg(&out).status().unwrap();
+    let st = avow()
+        .args(["watermark", "embed", "--payload", "7", "--key", key])
+        .arg(&input)
+        .arg(&out)
+        .status()
+        .unwrap();
     assert!(st.success());
     let o = avow().arg("detect").arg(&out).output().unwrap();
     assert_eq!(o.status.code(), Some(3));
-    let o = avow().args(["detect", "--key", key]).arg(&out).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = avow()
+        .args(["detect", "--key", key])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("00000007"));
 }

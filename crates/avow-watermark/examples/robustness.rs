@@ -50,7 +50,10 @@ fn parse() -> Opts {
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| die(&format!("{a} needs a value")));
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--data" => o.data = val().into(),
             "--extra" => o.extra.push(val().into()),
@@ -76,7 +79,9 @@ fn die(msg: &str) -> ! {
 }
 
 fn list_audio(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     v.sort();
     for p in v {
@@ -107,7 +112,10 @@ fn clips(paths: &[PathBuf], n: usize) -> Vec<(String, Vec<f32>)> {
         }
         // Skip leading silence: start half a second in when possible.
         let start = (RATE as usize / 2).min(x.len() - len);
-        let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         out.push((name, x[start..start + len].to_vec()));
     }
     out
@@ -202,35 +210,59 @@ fn attack(
     rng: &mut rand::rngs::StdRng,
     others: &[Vec<f32>],
 ) -> Option<Attacked> {
-    let plain = |samples: Vec<f32>| Some(Attacked { samples, rate: RATE, marked: None });
+    let plain = |samples: Vec<f32>| {
+        Some(Attacked {
+            samples,
+            rate: RATE,
+            marked: None,
+        })
+    };
     let inp = work.join("in.wav");
     let outp = work.join("out.wav");
     let via_sox = |args: &[&str], out_rate: u32| -> Option<Attacked> {
         write_wav(&inp, x, RATE, WavFormat::Float32).ok()?;
         let mut c = Command::new("sox");
-        c.arg(&inp).arg("-e").arg("floating-point").arg(&outp).args(args);
+        c.arg(&inp)
+            .arg("-e")
+            .arg("floating-point")
+            .arg(&outp)
+            .args(args);
         if !tool(&mut c) {
             return None;
         }
         let a = read_audio(&outp).ok()?;
         let _ = out_rate;
-        Some(Attacked { samples: a.to_mono(), rate: a.sample_rate, marked: None })
+        Some(Attacked {
+            samples: a.to_mono(),
+            rate: a.sample_rate,
+            marked: None,
+        })
     };
     let via_ffmpeg = |codec: &[&str], ext: &str| -> Option<Attacked> {
         write_wav(&inp, x, RATE, WavFormat::Pcm16).ok()?;
         let enc = work.join(format!("enc.{ext}"));
         let mut c = Command::new("ffmpeg");
-        c.args(["-y", "-loglevel", "error", "-i"]).arg(&inp).args(codec).arg(&enc);
+        c.args(["-y", "-loglevel", "error", "-i"])
+            .arg(&inp)
+            .args(codec)
+            .arg(&enc);
         if !tool(&mut c) {
             return None;
         }
         let mut d = Command::new("ffmpeg");
-        d.args(["-y", "-loglevel", "error", "-i"]).arg(&enc).args(["-ar", "24000", "-ac", "1", "-c:a", "pcm_f32le"]).arg(&outp);
+        d.args(["-y", "-loglevel", "error", "-i"])
+            .arg(&enc)
+            .args(["-ar", "24000", "-ac", "1", "-c:a", "pcm_f32le"])
+            .arg(&outp);
         if !tool(&mut d) {
             return None;
         }
         let a = read_audio(&outp).ok()?;
-        Some(Attacked { samples: a.to_mono(), rate: a.sample_rate, marked: None })
+        Some(Attacked {
+            samples: a.to_mono(),
+            rate: a.sample_rate,
+            marked: None,
+        })
     };
     match name {
         "none" => plain(x.to_vec()),
@@ -238,7 +270,11 @@ fn attack(
             let y = resample(x, RATE, 16_000).ok()?;
             plain(resample(&y, 16_000, RATE).ok()?)
         }
-        "resample44k" => Some(Attacked { samples: resample(x, RATE, 44_100).ok()?, rate: 44_100, marked: None }),
+        "resample44k" => Some(Attacked {
+            samples: resample(x, RATE, 44_100).ok()?,
+            rate: 44_100,
+            marked: None,
+        }),
         "mp3_64k" => via_ffmpeg(&["-c:a", "libmp3lame", "-b:a", "64k"], "mp3"),
         "aac_64k" => via_ffmpeg(&["-c:a", "aac", "-b:a", "64k"], "m4a"),
         "opus_32k" => via_ffmpeg(&["-c:a", "libopus", "-b:a", "32k"], "opus"),
@@ -249,10 +285,18 @@ fn attack(
         "highpass500" => via_sox(&["sinc", "500"], RATE),
         "bandpass300_8k" => via_sox(&["sinc", "300-8000"], RATE),
         "gain-10" => plain(x.iter().map(|v| v * 10f32.powf(-0.5)).collect()),
-        "gain+6clip" => plain(x.iter().map(|v| (v * 10f32.powf(0.3)).clamp(-1.0, 1.0)).collect()),
+        "gain+6clip" => plain(
+            x.iter()
+                .map(|v| (v * 10f32.powf(0.3)).clamp(-1.0, 1.0))
+                .collect(),
+        ),
         "echo" => {
             let d = (0.3 * f64::from(RATE)) as usize;
-            plain((0..x.len()).map(|i| x[i] + if i >= d { 0.4 * x[i - d] } else { 0.0 }).collect())
+            plain(
+                (0..x.len())
+                    .map(|i| x[i] + if i >= d { 0.4 * x[i - d] } else { 0.0 })
+                    .collect(),
+            )
         }
         "crop3s" => {
             let len = 3 * RATE as usize;
@@ -267,21 +311,48 @@ fn attack(
             let mut y = pre.to_vec();
             y.extend_from_slice(x);
             y.extend_from_slice(post);
-            Some(Attacked { samples: y, rate: RATE, marked: Some((pre.len(), pre.len() + x.len())) })
+            Some(Attacked {
+                samples: y,
+                rate: RATE,
+                marked: Some((pre.len(), pre.len() + x.len())),
+            })
         }
         "tempo+5" => via_sox(&["tempo", "-s", "1.05"], RATE),
         "tempo-5" => via_sox(&["tempo", "-s", "0.95"], RATE),
         "speed+5" => via_sox(&["speed", "1.05", "rate", "24000"], RATE),
         "speed-5" => via_sox(&["speed", "0.95", "rate", "24000"], RATE),
-        "quant8" => plain(x.iter().map(|v| (v * 128.0).round().clamp(-128.0, 127.0) / 128.0).collect()),
+        "quant8" => plain(
+            x.iter()
+                .map(|v| (v * 128.0).round().clamp(-128.0, 127.0) / 128.0)
+                .collect(),
+        ),
         _ => die(&format!("unknown attack {name}")),
     }
 }
 
 const ALL: &[&str] = &[
-    "none", "resample16k", "resample44k", "mp3_64k", "aac_64k", "opus_32k", "white20", "white30",
-    "pink20", "lowpass5k", "highpass500", "bandpass300_8k", "gain-10", "gain+6clip", "echo",
-    "crop3s", "splice", "tempo+5", "tempo-5", "speed+5", "speed-5", "quant8",
+    "none",
+    "resample16k",
+    "resample44k",
+    "mp3_64k",
+    "aac_64k",
+    "opus_32k",
+    "white20",
+    "white30",
+    "pink20",
+    "lowpass5k",
+    "highpass500",
+    "bandpass300_8k",
+    "gain-10",
+    "gain+6clip",
+    "echo",
+    "crop3s",
+    "splice",
+    "tempo+5",
+    "tempo-5",
+    "speed+5",
+    "speed-5",
+    "quant8",
 ];
 
 #[derive(Default, Clone, serde::Serialize)]
@@ -300,7 +371,10 @@ fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
     let mut train = Vec::new();
     list_audio(&o.data.join("train-clean-100"), &mut train);
     let others: Vec<Vec<f32>> = clips(&train, 20).into_iter().map(|c| c.1).collect();
-    let attacks: Vec<String> = o.attacks.clone().unwrap_or_else(|| ALL.iter().map(|s| s.to_string()).collect());
+    let attacks: Vec<String> = o
+        .attacks
+        .clone()
+        .unwrap_or_else(|| ALL.iter().map(|s| s.to_string()).collect());
     let tmp = out.join("tmp");
     let _ = std::fs::create_dir_all(&tmp);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -352,7 +426,9 @@ fn main() {
             Ok(a) => a,
             Err(e) => die(&format!("{e}")),
         };
-        let d = det.detect_audio(&a).unwrap_or_else(|e| die(&format!("{}: {e}", p.display())));
+        let d = det
+            .detect_audio(&a)
+            .unwrap_or_else(|e| die(&format!("{}: {e}", p.display())));
         fp_n += 1;
         fp_secs += d.duration;
         max_score = max_score.max(d.score);
@@ -371,7 +447,11 @@ fn main() {
     }
 
     // Clips: real speech first, then extra (synthetic) clips.
-    let n_extra = if extra.is_empty() { 0 } else { (o.clips / 3).max(1).min(extra.len()) };
+    let n_extra = if extra.is_empty() {
+        0
+    } else {
+        (o.clips / 3).max(1).min(extra.len())
+    };
     let mut set = clips(&real, o.clips - n_extra);
     if set.len() < o.clips - n_extra {
         let more = clips(&train, o.clips - n_extra - set.len());
@@ -379,7 +459,12 @@ fn main() {
     }
     let n_real = set.len();
     set.extend(clips(&extra, n_extra));
-    println!("clips: {} real + {} extra, {} s each", n_real, set.len() - n_real, CLIP_SECS);
+    println!(
+        "clips: {} real + {} extra, {} s each",
+        n_real,
+        set.len() - n_real,
+        CLIP_SECS
+    );
     let others: Vec<Vec<f32>> = clips(&train, 20).into_iter().map(|c| c.1).collect();
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -396,8 +481,18 @@ fn main() {
         snr_sum += s;
         snr_min = snr_min.min(s);
         seg_sum += seg_snr(x, &y);
-        let _ = write_wav(o.work.join("marked").join(format!("{name}.wav")), &y, RATE, WavFormat::Float32);
-        let _ = write_wav(o.work.join("ref").join(format!("{name}.wav")), x, RATE, WavFormat::Float32);
+        let _ = write_wav(
+            o.work.join("marked").join(format!("{name}.wav")),
+            &y,
+            RATE,
+            WavFormat::Float32,
+        );
+        let _ = write_wav(
+            o.work.join("ref").join(format!("{name}.wav")),
+            x,
+            RATE,
+            WavFormat::Float32,
+        );
         marked.push((payload, y));
     }
     let n = set.len() as f64;
@@ -410,13 +505,19 @@ fn main() {
         audio_secs / embed_time
     );
 
-    let attacks: Vec<String> = o.attacks.clone().unwrap_or_else(|| ALL.iter().map(|s| s.to_string()).collect());
+    let attacks: Vec<String> = o
+        .attacks
+        .clone()
+        .unwrap_or_else(|| ALL.iter().map(|s| s.to_string()).collect());
     let tmp = o.work.join("tmp");
     let _ = std::fs::create_dir_all(&tmp);
     let mut rows = Vec::new();
     let mut none_speed = 0.0f64;
     for a in &attacks {
-        let mut row = Row { attack: a.clone(), ..Default::default() };
+        let mut row = Row {
+            attack: a.clone(),
+            ..Default::default()
+        };
         let mut bits_ok = 0usize;
         let mut skipped = false;
         let (mut det_time, mut det_secs) = (0.0f64, 0.0f64);
@@ -441,7 +542,10 @@ fn main() {
                 row.payload_exact += 1;
             }
             if let Some((s, e)) = att.marked {
-                let (s, e) = (s as f64 / f64::from(att.rate), e as f64 / f64::from(att.rate));
+                let (s, e) = (
+                    s as f64 / f64::from(att.rate),
+                    e as f64 / f64::from(att.rate),
+                );
                 // Localization is right when the ranges cover the middle of
                 // the marked part and not the middle of either unmarked part.
                 let covers = |t: f64| d.ranges.iter().any(|r| r.0 <= t && t <= r.1);
@@ -456,7 +560,10 @@ fn main() {
         }
         row.bit_acc = bits_ok as f64 / (32 * row.clips) as f64;
         if a == "none" {
-            println!("detect speed on 24 kHz marked clips: {:.0}x real time", det_secs / det_time);
+            println!(
+                "detect speed on 24 kHz marked clips: {:.0}x real time",
+                det_secs / det_time
+            );
             none_speed = det_secs / det_time;
         }
         println!(
@@ -467,7 +574,11 @@ fn main() {
             100.0 * row.detected as f64 / row.clips as f64,
             100.0 * row.bit_acc,
             row.payload_exact,
-            if a == "splice" { format!("  localized {}", row.ranges_ok) } else { String::new() }
+            if a == "splice" {
+                format!("  localized {}", row.ranges_ok)
+            } else {
+                String::new()
+            }
         );
         rows.push(row);
     }

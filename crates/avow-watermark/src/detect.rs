@@ -2,7 +2,9 @@
 //! localization.
 
 use crate::dsp::{whiten, Analyzer};
-use crate::layout::{Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES};
+use crate::layout::{
+    Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
+};
 
 /// Statistic terms per frame: one per unit position and band group.
 const TERMS: usize = UNITS * GROUPS;
@@ -96,7 +98,9 @@ impl Detector {
     /// Detects in mono samples at `rate` Hz.
     pub fn detect(&self, samples: &[f32], rate: u32) -> Result<Detection, WatermarkError> {
         if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
-            return Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite { index }));
+            return Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite {
+                index,
+            }));
         }
         if rate < 8_000 {
             return Err(WatermarkError::Unsupported(format!(
@@ -154,7 +158,11 @@ impl Detector {
             let mut agree = Vec::new();
             self.correlations(&mut an, &x[best.offset..], |t, row| {
                 let j = position(t, best.phase);
-                agree.push((0..GROUPS).map(|g| signs[j * GROUPS + g] * row[j * GROUPS + g]).sum::<f32>());
+                agree.push(
+                    (0..GROUPS)
+                        .map(|g| signs[j * GROUPS + g] * row[j * GROUPS + g])
+                        .sum::<f32>(),
+                );
             });
             localize(&agree, best.offset)
         } else {
@@ -175,8 +183,17 @@ impl Detector {
 
     /// `corr[t][j * GROUPS + g]`: the statistic of band group `g` of frame
     /// `t` under the pattern of unit position `j`.
-    fn correlations(&self, an: &mut Analyzer, x: &[f32], mut sink: impl FnMut(usize, &[f32; TERMS])) {
-        let frames = if x.len() >= N { (x.len() - N) / HOP + 1 } else { 0 };
+    fn correlations(
+        &self,
+        an: &mut Analyzer,
+        x: &[f32],
+        mut sink: impl FnMut(usize, &[f32; TERMS]),
+    ) {
+        let frames = if x.len() >= N {
+            (x.len() - N) / HOP + 1
+        } else {
+            0
+        };
         let mut levels = Vec::with_capacity(frames);
         let mut level = [0.0f32; BANDS];
         for t in 0..frames {
@@ -194,7 +211,10 @@ impl Detector {
             col.clear();
             col.extend(levels.iter().map(|l| l[b]));
             col.sort_by(f32::total_cmp);
-            *fl = col.get(col.len() / FLOOR_PERCENTILE_DIV).copied().unwrap_or(0.0);
+            *fl = col
+                .get(col.len() / FLOOR_PERCENTILE_DIV)
+                .copied()
+                .unwrap_or(0.0);
         }
         let mut white = [0.0f32; BANDS];
         for (t, level) in levels.iter().enumerate() {
@@ -275,7 +295,10 @@ impl Detector {
         // positions (whose symbols are known).
         let sync_val = |j: usize| -> f64 {
             (0..GROUPS)
-                .map(|g| f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]))
+                .map(|g| {
+                    f64::from(self.layout.sync[j * GROUPS + g])
+                        * f64::from(fold.sum[j * GROUPS + g])
+                })
                 .sum()
         };
         let (mut mu_n, mut mu_d) = (0.0f64, 0.0f64);
@@ -443,7 +466,8 @@ fn erfc(x: f64) -> f64 {
                         + t * (-0.186_288_06
                             + t * (0.278_868_07
                                 + t * (-1.135_203_98
-                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
             .exp();
     if x >= 0.0 {
         r

@@ -73,14 +73,22 @@ impl Analyzer {
             .process_with_scratch(&mut self.buf, &mut self.spec, &mut self.scratch_fwd);
         for (b, l) in level.iter_mut().enumerate() {
             let lo = BIN_LO + b * BAND_BINS;
-            let p: f32 = self.spec[lo..lo + BAND_BINS].iter().map(|c| c.norm_sqr()).sum();
+            let p: f32 = self.spec[lo..lo + BAND_BINS]
+                .iter()
+                .map(|c| c.norm_sqr())
+                .sum();
             *l = 10.0 * (p + POWER_FLOOR).log10();
         }
     }
 
     /// Adds the windowed inverse transform of `spec` with band `b` scaled by
     /// `gain_minus_one[b]` (everything else zero) into `out`.
-    pub fn synthesize_mark(&mut self, spec: &[Complex32], gain_minus_one: &[f32; BANDS], out: &mut [f32]) {
+    pub fn synthesize_mark(
+        &mut self,
+        spec: &[Complex32],
+        gain_minus_one: &[f32; BANDS],
+        out: &mut [f32],
+    ) {
         let mut mark = vec![Complex32::new(0.0, 0.0); self.spec.len()];
         for (b, &g) in gain_minus_one.iter().enumerate() {
             let lo = BIN_LO + b * BAND_BINS;
@@ -102,7 +110,10 @@ impl Analyzer {
 /// neighbours, clipped to ±[`CLIP_DB`]. Removes the spectral envelope, any
 /// broadband gain and smooth filtering.
 pub fn whiten(level: &[f32; BANDS], out: &mut [f32; BANDS]) {
-    if level.iter().all(|&l| l <= 10.0 * POWER_FLOOR.log10() + 0.01) {
+    if level
+        .iter()
+        .all(|&l| l <= 10.0 * POWER_FLOOR.log10() + 0.01)
+    {
         out.fill(0.0);
         return;
     }

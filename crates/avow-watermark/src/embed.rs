@@ -151,7 +151,7 @@ impl EmbedStream<'_> {
     pub fn finish(mut self) -> Vec<f32> {
         let total = self.total;
         // Zero-pad so every unit that starts inside the signal is processed.
-        let pad_to = (self.unit_end_needed(self.units_covering(total)) ).max(total);
+        let pad_to = (self.unit_end_needed(self.units_covering(total))).max(total);
         self.input.resize(pad_to - self.base, 0.0);
         self.mark.resize(pad_to - self.base, 0.0);
         self.run(pad_to);
@@ -254,7 +254,11 @@ impl EmbedStream<'_> {
         let mut buf = vec![0.0f32; N];
         for f in 0..UNIT_FRAMES {
             let start = (u * UNIT_FRAMES + f) * HOP - self.base;
-            for (o, (x, m)) in buf.iter_mut().zip(self.input[start..start + N].iter().zip(&self.mark[start..start + N])) {
+            for (o, (x, m)) in buf.iter_mut().zip(
+                self.input[start..start + N]
+                    .iter()
+                    .zip(&self.mark[start..start + N]),
+            ) {
                 *o = x + m;
             }
             self.an.analyse(&buf, &mut level);

@@ -90,7 +90,9 @@ impl Layout {
             // signs are independent of each other.
             let mut row = vec![0.0f32; BANDS];
             for g in 0..GROUPS {
-                let mut grp: Vec<f32> = (0..per).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+                let mut grp: Vec<f32> = (0..per)
+                    .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+                    .collect();
                 for i in (1..per).rev() {
                     grp.swap(i, rng.below(i + 1));
                 }
@@ -139,7 +141,11 @@ pub fn crc8(payload: u32) -> u8 {
     for byte in payload.to_be_bytes() {
         crc ^= byte;
         for _ in 0..8 {
-            crc = if crc & 0x80 != 0 { (crc << 1) ^ 0x07 } else { crc << 1 };
+            crc = if crc & 0x80 != 0 {
+                (crc << 1) ^ 0x07
+            } else {
+                crc << 1
+            };
         }
     }
     crc

@@ -148,7 +148,10 @@ impl Key {
 /// Parses a payload given as 1–8 hex digits (optional `0x`).
 pub fn parse_payload(s: &str) -> Result<u32, WatermarkError> {
     let t = s.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     if t.is_empty() || t.len() > 8 {
         return Err(WatermarkError::Invalid {
             what: "payload",

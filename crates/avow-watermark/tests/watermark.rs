@@ -1,10 +1,13 @@
 //! Round trip, streaming equivalence, attacks at reduced size, false
 //! positives and bad input for the avow watermark.
 
-use avow_watermark::{parse_payload, Detector, Key, Watermarker, WatermarkError, RATE};
+use avow_watermark::{parse_payload, Detector, Key, WatermarkError, Watermarker, RATE};
 use rand::{Rng, SeedableRng};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/librispeech");
+const SHARED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/librispeech"
+);
 
 /// A speech-like test signal: voiced syllables (harmonics of a gliding F0
 /// under a formant-ish envelope) separated by short pauses, plus a little
@@ -61,7 +64,9 @@ fn speech(index: usize) -> Vec<f32> {
             }
         }
     }
-    eprintln!("note: shared LibriSpeech data not found at {SHARED}; using a synthetic speech-like signal");
+    eprintln!(
+        "note: shared LibriSpeech data not found at {SHARED}; using a synthetic speech-like signal"
+    );
     speechlike(5.0, index as u64)
 }
 
@@ -100,7 +105,11 @@ fn mark_is_small_relative_to_the_signal() {
     let x = speech(1);
     let y = Watermarker::new(&key(), 42).embed(&x).unwrap();
     let ps: f64 = x.iter().map(|v| f64::from(*v).powi(2)).sum();
-    let pn: f64 = x.iter().zip(&y).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+    let pn: f64 = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum();
     let snr = 10.0 * (ps / pn).log10();
     assert!(snr > 15.0, "SNR {snr:.1} dB");
 }
@@ -111,23 +120,40 @@ fn streaming_in_any_chunking_equals_whole_signal() {
     let wm = Watermarker::new(&key(), 0xcafe_f00d);
     let whole = wm.embed(&x).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    for sizes in [vec![1usize], vec![7, 0, 1000], vec![24_000], vec![255, 256, 257], vec![]] {
+    for sizes in [
+        vec![1usize],
+        vec![7, 0, 1000],
+        vec![24_000],
+        vec![255, 256, 257],
+        vec![],
+    ] {
         let mut s = wm.stream();
         let mut out = Vec::new();
         let mut pos = 0;
         let mut k = 0;
         while pos < x.len() {
-            let n = if sizes.is_empty() { rng.gen_range(0..5000) } else { sizes[k % sizes.len()] };
+            let n = if sizes.is_empty() {
+                rng.gen_range(0..5000)
+            } else {
+                sizes[k % sizes.len()]
+            };
             k += 1;
             let end = (pos + n).min(x.len());
             let chunk = s.push(&x[pos..end]).unwrap();
             out.extend(chunk);
             pos = end;
-            assert!(pos - out.len() <= avow_watermark::EmbedStream::MAX_LATENCY, "held back {}", pos - out.len());
+            assert!(
+                pos - out.len() <= avow_watermark::EmbedStream::MAX_LATENCY,
+                "held back {}",
+                pos - out.len()
+            );
         }
         out.extend(s.finish());
         assert_eq!(out.len(), whole.len());
-        assert!(out == whole, "chunking {sizes:?} differs from whole-signal embedding");
+        assert!(
+            out == whole,
+            "chunking {sizes:?} differs from whole-signal embedding"
+        );
     }
 }
 
@@ -162,7 +188,11 @@ fn unmarked_and_wrong_key_are_not_detected() {
     let other = Key::from_secret(&[9u8; 32]).unwrap();
     let y = Watermarker::new(&other, 5).embed(&x).unwrap();
     let d = det.detect(&y, RATE).unwrap();
-    assert!(!d.detected, "public detector found a secret-key mark: p = {}", d.p_value);
+    assert!(
+        !d.detected,
+        "public detector found a secret-key mark: p = {}",
+        d.p_value
+    );
     let d = Detector::new(&other).detect(&y, RATE).unwrap();
     assert!(d.detected && d.payload == Some(5));
 }
@@ -212,12 +242,19 @@ fn survives_noise_quantization_and_stereo() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let ps: f32 = y.iter().map(|v| v * v).sum::<f32>() / y.len() as f32;
     let g = (ps / 1000.0 * 3.0).sqrt(); // 30 dB SNR, uniform noise
-    let noisy: Vec<f32> = y.iter().map(|v| v + g * rng.gen_range(-1.0f32..1.0)).collect();
+    let noisy: Vec<f32> = y
+        .iter()
+        .map(|v| v + g * rng.gen_range(-1.0f32..1.0))
+        .collect();
     assert_survives("white noise 30 dB", &noisy, RATE, payload);
     let q16: Vec<f32> = y.iter().map(|v| (v * 32768.0).round() / 32768.0).collect();
     assert_survives("16-bit", &q16, RATE, payload);
     let stereo: Vec<f32> = y.iter().flat_map(|&v| [v, v * 0.5]).collect();
-    let audio = avow_audio::Audio { samples: stereo, sample_rate: RATE, channels: 2 };
+    let audio = avow_audio::Audio {
+        samples: stereo,
+        sample_rate: RATE,
+        channels: 2,
+    };
     let d = Detector::new(&key()).detect_audio(&audio).unwrap();
     assert_eq!(d.payload, Some(payload));
 }
@@ -300,8 +337,18 @@ fn no_false_positive_on_shared_speech() {
     for p in &files {
         let a = avow_audio::read_audio(p).unwrap();
         let d = det.detect_audio(&a).unwrap();
-        assert!(!d.detected, "false positive on {}: p = {}", p.display(), d.p_value);
-        assert!(d.p_value > 1e-3, "{}: suspiciously low p = {}", p.display(), d.p_value);
+        assert!(
+            !d.detected,
+            "false positive on {}: p = {}",
+            p.display(),
+            d.p_value
+        );
+        assert!(
+            d.p_value > 1e-3,
+            "{}: suspiciously low p = {}",
+            p.display(),
+            d.p_value
+        );
     }
 }
 
@@ -310,8 +357,14 @@ fn bad_inputs_give_errors_or_honest_negatives() {
     let det = Detector::new(&key());
     let wm = Watermarker::new(&key(), 1);
     // Empty and too short.
-    assert!(matches!(det.detect(&[], RATE), Err(WatermarkError::TooShort { .. })));
-    assert!(matches!(det.detect(&[0.1; 300], RATE), Err(WatermarkError::TooShort { .. })));
+    assert!(matches!(
+        det.detect(&[], RATE),
+        Err(WatermarkError::TooShort { .. })
+    ));
+    assert!(matches!(
+        det.detect(&[0.1; 300], RATE),
+        Err(WatermarkError::TooShort { .. })
+    ));
     assert_eq!(wm.embed(&[]).unwrap(), Vec::<f32>::new());
     assert_eq!(wm.embed(&[0.25; 100]).unwrap().len(), 100);
     // Silence: embedding leaves it silent; detection says no.
@@ -320,14 +373,21 @@ fn bad_inputs_give_errors_or_honest_negatives() {
     let d = det.detect(&silence, RATE).unwrap();
     assert!(!d.detected && d.p_value >= 1e-3);
     // Full-scale square wave (clipped audio).
-    let square: Vec<f32> = (0..5 * RATE as usize).map(|i| if (i / 60) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let square: Vec<f32> = (0..5 * RATE as usize)
+        .map(|i| if (i / 60) % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
     let y = wm.embed(&square).unwrap();
     assert!(y.iter().all(|v| v.is_finite()));
     assert!(!det.detect(&square, RATE).unwrap().detected);
     // NaN and infinity are refused, with the position.
     let mut x = speechlike(2.0, 1);
     x[1234] = f32::NAN;
-    assert!(matches!(det.detect(&x, RATE), Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite { index: 1234 }))));
+    assert!(matches!(
+        det.detect(&x, RATE),
+        Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite {
+            index: 1234
+        }))
+    ));
     assert!(wm.embed(&x).is_err());
     x[1234] = f32::INFINITY;
     assert!(wm.stream().push(&x).is_err());
@@ -344,7 +404,9 @@ fn long_input_is_handled() {
     assert!(!d.detected);
     // And a marked one at 48 kHz via embed_at_rate.
     let x48 = avow_audio::resample(&speech(9), RATE, 48_000).unwrap();
-    let y48 = Watermarker::new(&key(), 0xabc).embed_at_rate(&x48, 48_000).unwrap();
+    let y48 = Watermarker::new(&key(), 0xabc)
+        .embed_at_rate(&x48, 48_000)
+        .unwrap();
     assert_eq!(y48.len(), x48.len());
     let d = Detector::new(&key()).detect(&y48, 48_000).unwrap();
     assert_eq!(d.payload, Some(0xabc));
@@ -362,5 +424,8 @@ fn keys_and_payloads_parse() {
     assert!(Key::parse("00ff").is_err(), "short secret keys are refused");
     let k = Key::parse(&"ab".repeat(16)).unwrap();
     assert!(k.id().starts_with("secret-"));
-    assert!(!format!("{k:?}").contains("abab"), "Debug must not print key material");
+    assert!(
+        !format!("{k:?}").contains("abab"),
+        "Debug must not print key material"
+    );
 }

@@ -41,7 +41,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let key = Key::parse(&args.key).context("--key")?;
     if !(args.threshold > 0.0 && args.threshold < 1.0) {
-        anyhow::bail!("--threshold must be between 0 and 1 (got {})", args.threshold);
+        anyhow::bail!(
+            "--threshold must be between 0 and 1 (got {})",
+            args.threshold
+        );
     }
     let det = Detector::new(&key).with_threshold(args.threshold);
     let (mut failed, mut unmarked) = (false, false);
@@ -79,13 +82,24 @@ fn verdict(d: &Detection, key: &str) -> String {
     }
     let payload = match d.payload {
         Some(p) => format!("payload {p:08x} (confidence {:.3})", d.payload_confidence),
-        None => format!("payload unreadable (bits {:08x} fail their CRC)", d.raw_bits),
+        None => format!(
+            "payload unreadable (bits {:08x} fail their CRC)",
+            d.raw_bits
+        ),
     };
-    let ranges: Vec<String> = d.ranges.iter().map(|r| format!("{:.2}-{:.2} s", r.0, r.1)).collect();
+    let ranges: Vec<String> = d
+        .ranges
+        .iter()
+        .map(|r| format!("{:.2}-{:.2} s", r.0, r.1))
+        .collect();
     format!(
         "WATERMARKED, {payload}, p = {:.2e}, key {key}, marked {}",
         d.p_value,
-        if ranges.is_empty() { "(no range stands out)".to_string() } else { ranges.join(", ") }
+        if ranges.is_empty() {
+            "(no range stands out)".to_string()
+        } else {
+            ranges.join(", ")
+        }
     )
 }
 

@@ -35,7 +35,13 @@ pub enum Command {
 /// Runs `avow watermark`.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Embed { payload, key, float, input, output } => {
+        Command::Embed {
+            payload,
+            key,
+            float,
+            input,
+            output,
+        } => {
             let payload = parse_payload(&payload).context("--payload")?;
             let key = Key::parse(&key).context("--key")?;
             let audio = read_audio(&input)?;
@@ -50,7 +56,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     *s += m - x;
                 }
             }
-            let format = if float { WavFormat::Float32 } else { WavFormat::Pcm16 };
+            let format = if float {
+                WavFormat::Float32
+            } else {
+                WavFormat::Pcm16
+            };
             write_wav_channels(&output, &out, audio.sample_rate, audio.channels, format)?;
             eprintln!(
                 "{}: marked with payload {payload:08x} (key {}), {:.2} s at {} Hz",

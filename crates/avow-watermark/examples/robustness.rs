@@ -35,6 +35,8 @@ struct Opts {
     /// OUT/<attack>/<name>.wav (for evaluating other watermarkers on the
     /// same attacks), then exit.
     apply: Option<(PathBuf, PathBuf)>,
+    speed_search: bool,
+    skip_fp: bool,
 }
 
 fn parse() -> Opts {
@@ -47,6 +49,8 @@ fn parse() -> Opts {
         json: None,
         fp_only: false,
         apply: None,
+        speed_search: false,
+        skip_fp: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -62,6 +66,8 @@ fn parse() -> Opts {
             "--attacks" => o.attacks = Some(val().split(',').map(str::to_string).collect()),
             "--json" => o.json = Some(val().into()),
             "--fp-only" => o.fp_only = true,
+            "--speed-search" => o.speed_search = true,
+            "--skip-fp" => o.skip_fp = true,
             "--apply-attacks" => {
                 let i = val();
                 let out = args.next().unwrap_or_else(|| die("--apply-attacks IN OUT"));
@@ -404,7 +410,7 @@ fn main() {
     std::fs::create_dir_all(o.work.join("marked")).unwrap_or_else(|e| die(&e.to_string()));
     std::fs::create_dir_all(o.work.join("ref")).unwrap_or_else(|e| die(&e.to_string()));
     let key = Key::default_public();
-    let det = Detector::new(&key);
+    let det = Detector::new(&key).with_speed_search(o.speed_search);
 
     // Unmarked material for false positives: every shared utterance (whole)
     // and every extra clip.
@@ -421,7 +427,12 @@ fn main() {
     let mut fp_secs = 0.0f64;
     let mut max_score = f64::MIN;
     let t0 = Instant::now();
-    for p in real.iter().chain(&train).chain(&extra) {
+    let fp_set: Vec<&PathBuf> = if o.skip_fp {
+        Vec::new()
+    } else {
+        real.iter().chain(&train).chain(&extra).collect()
+    };
+    for p in fp_set {
         let a = match read_audio(p) {
             Ok(a) => a,
             Err(e) => die(&format!("{e}")),

@@ -60,6 +60,15 @@ pub struct Detector {
     /// `i * GROUPS + g` in unit position `j`.
     grouped: Vec<f32>,
     threshold: f64,
+    speed_search: bool,
+}
+
+/// Speed factors tried by [`Detector::with_speed_search`]: 0.95 to 1.05 in
+/// steps of 0.005, excluding 1.
+fn speed_factors() -> impl Iterator<Item = f64> {
+    (-10i32..=10)
+        .filter(|&k| k != 0)
+        .map(|k| 1.0 + 0.005 * f64::from(k))
 }
 
 fn grouped_signs(layout: &Layout) -> Vec<f32> {
@@ -81,7 +90,17 @@ impl Detector {
             grouped: grouped_signs(&layout),
             layout,
             threshold: DEFAULT_THRESHOLD,
+            speed_search: false,
         }
+    }
+
+    /// Also searches time-stretch and resample-speed factors from 0.95 to
+    /// 1.05 (40 more alignment searches) when the plain search finds
+    /// nothing. Costs up to 40× the detection time on unmarked audio; the
+    /// p-value bound then counts all 41 × 560 alignments, for every file.
+    pub fn with_speed_search(mut self, on: bool) -> Self {
+        self.speed_search = on;
+        self
     }
 
     /// Sets the per-file p-value threshold.
@@ -122,41 +141,58 @@ impl Detector {
             return Err(WatermarkError::TooShort { seconds: duration });
         }
         let mut an = Analyzer::new();
-        let mut best: Option<Candidate> = None;
-        for &off in OFFSETS.iter() {
-            let mut per_position = Positions {
-                sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
-                frames: vec![0; BLOCK_FRAMES],
-            };
-            self.correlations(&mut an, &x[off..], |t, row| per_position.add(t, row));
-            for phase in 0..BLOCK_FRAMES {
-                let fold = fold(&per_position, phase);
-                let score = self.sync_score(&fold);
-                if best.as_ref().is_none_or(|b| score > b.score) {
-                    best = Some(Candidate {
-                        score,
-                        offset: off,
-                        phase,
-                        fold,
-                    });
-                }
-            }
-        }
-        let Some(best) = best else {
+        let base_hop = HOP as f64;
+        let Some(mut best) = self.search(&mut an, &x, base_hop) else {
             return Err(WatermarkError::TooShort { seconds: duration });
         };
-        let trials = (OFFSETS.len() * BLOCK_FRAMES) as f64;
-        let score = best.score;
-        let p_value = if score > 0.0 {
-            (trials * (-score * score / 2.0).exp()).min(1.0)
-        } else {
-            1.0
+        // Where the chosen analysis grid lives: the input itself with a
+        // stretched hop (tempo), or the input resampled (speed).
+        let mut stretched: Option<(Vec<f32>, f64)> = None;
+        let mut hop = base_hop;
+        let mut trials = (OFFSETS.len() * BLOCK_FRAMES) as f64;
+        let p_of = |score: f64, trials: f64| {
+            if score > 0.0 {
+                (trials * (-score * score / 2.0).exp()).min(1.0)
+            } else {
+                1.0
+            }
         };
+        if self.speed_search {
+            let per = trials;
+            trials *= 1.0 + 2.0 * speed_factors().count() as f64;
+            if p_of(best.score, trials) > self.threshold {
+                for s in speed_factors() {
+                    if let Some(c) = self.search(&mut an, &x, base_hop / s) {
+                        if c.score > best.score {
+                            best = c;
+                            hop = base_hop / s;
+                            stretched = None;
+                        }
+                    }
+                    let to = (f64::from(RATE) * s).round() as u32;
+                    let xs = avow_audio::resample(&x, RATE, to)?;
+                    if let Some(c) = self.search(&mut an, &xs, base_hop) {
+                        if c.score > best.score {
+                            best = c;
+                            hop = base_hop;
+                            stretched = Some((xs, f64::from(to) / f64::from(RATE)));
+                        }
+                    }
+                }
+            }
+            let _ = per;
+        }
+        let score = best.score;
+        let p_value = p_of(score, trials);
         let detected = p_value <= self.threshold;
         let (raw, crc_ok, confidence, signs) = self.decode(&best.fold);
         let ranges = if detected {
+            let (sig, time_scale): (&[f32], f64) = match &stretched {
+                Some((xs, r)) => (xs, *r),
+                None => (&x, 1.0),
+            };
             let mut agree = Vec::new();
-            self.correlations(&mut an, &x[best.offset..], |t, row| {
+            self.correlations(&mut an, &sig[best.offset..], hop, |t, row| {
                 let j = position(t, best.phase);
                 agree.push(
                     (0..GROUPS)
@@ -164,7 +200,10 @@ impl Detector {
                         .sum::<f32>(),
                 );
             });
-            localize(&agree, best.offset)
+            localize(&agree, best.offset, hop)
+                .into_iter()
+                .map(|(a, b)| (a / time_scale, (b / time_scale).min(duration)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -181,23 +220,55 @@ impl Detector {
         })
     }
 
+    /// Best alignment (sub-hop offset and block phase) for frames spaced
+    /// `hop` samples apart.
+    fn search(&self, an: &mut Analyzer, x: &[f32], hop: f64) -> Option<Candidate> {
+        let mut best: Option<Candidate> = None;
+        for k in 0..OFFSETS.len() {
+            let off = (hop * k as f64 / OFFSETS.len() as f64).round() as usize;
+            if off >= x.len() {
+                continue;
+            }
+            let mut per_position = Positions {
+                sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
+                frames: vec![0; BLOCK_FRAMES],
+            };
+            self.correlations(an, &x[off..], hop, |t, row| per_position.add(t, row));
+            for phase in 0..BLOCK_FRAMES {
+                let fold = fold(&per_position, phase);
+                let score = self.sync_score(&fold);
+                if best.as_ref().is_none_or(|b| score > b.score) {
+                    best = Some(Candidate {
+                        score,
+                        offset: off,
+                        phase,
+                        fold,
+                    });
+                }
+            }
+        }
+        best
+    }
+
     /// `corr[t][j * GROUPS + g]`: the statistic of band group `g` of frame
     /// `t` under the pattern of unit position `j`.
     fn correlations(
         &self,
         an: &mut Analyzer,
         x: &[f32],
+        hop: f64,
         mut sink: impl FnMut(usize, &[f32; TERMS]),
     ) {
         let frames = if x.len() >= N {
-            (x.len() - N) / HOP + 1
+            ((x.len() - N) as f64 / hop).floor() as usize + 1
         } else {
             0
         };
         let mut levels = Vec::with_capacity(frames);
         let mut level = [0.0f32; BANDS];
         for t in 0..frames {
-            an.analyse(&x[t * HOP..t * HOP + N], &mut level);
+            let s = ((t as f64 * hop).round() as usize).min(x.len() - N);
+            an.analyse(&x[s..s + N], &mut level);
             levels.push(level);
         }
         // Each band's noise floor: a low percentile of its level over time.
@@ -413,7 +484,7 @@ fn fold(p: &Positions, phase: usize) -> Fold {
 
 /// Marked time ranges: frames whose agreement with the decoded symbols,
 /// averaged over about a second, is clearly positive.
-fn localize(agree: &[f32], offset: usize) -> Vec<(f64, f64)> {
+fn localize(agree: &[f32], offset: usize, hop: f64) -> Vec<(f64, f64)> {
     if agree.is_empty() {
         return Vec::new();
     }
@@ -438,8 +509,9 @@ fn localize(agree: &[f32], offset: usize) -> Vec<(f64, f64)> {
         // A window is marked when its mean agreement is 4 standard errors
         // above zero (standard error from the file's own agreement spread).
         if mean > 4.0 * scale / n.sqrt() {
-            let start = secs(offset + t * HOP);
-            let end = secs(offset + t * HOP + N);
+            let at = offset + (t as f64 * hop).round() as usize;
+            let start = secs(at);
+            let end = secs(at + N);
             match ranges.last_mut() {
                 Some(last) if start <= last.1 => last.1 = end,
                 _ => ranges.push((start, end)),
@@ -486,9 +558,9 @@ pub fn diag_units(key: &Key, payload: u32, host: &[f32], marked: &[f32]) -> Vec<
     let det = Detector::new(key);
     let mut an = Analyzer::new();
     let mut ch = Vec::new();
-    det.correlations(&mut an, host, |_, r| ch.push(*r));
+    det.correlations(&mut an, host, HOP as f64, |_, r| ch.push(*r));
     let mut cm = Vec::new();
-    det.correlations(&mut an, marked, |_, r| cm.push(*r));
+    det.correlations(&mut an, marked, HOP as f64, |_, r| cm.push(*r));
     let mut out = Vec::new();
     let cells = (UNIT_FRAMES * BANDS) as f32;
     for u in 0..ch.len().min(cm.len()) / UNIT_FRAMES {

@@ -429,3 +429,31 @@ fn keys_and_payloads_parse() {
         "Debug must not print key material"
     );
 }
+
+#[test]
+fn speed_search_finds_speed_changed_audio() {
+    let x = speech(4);
+    let payload = 0x7e57_5eed;
+    let y = Watermarker::new(&key(), payload).embed(&x).unwrap();
+    // Played 4.5 % fast (pitch up too): read the samples as if recorded at
+    // 24 kHz * 1.045 and resample to 24 kHz.
+    let fast = avow_audio::resample(&y, 25_080, RATE).unwrap();
+    let plain = Detector::new(&key()).detect(&fast, RATE).unwrap();
+    assert!(
+        !plain.detected,
+        "plain search should not align: p = {}",
+        plain.p_value
+    );
+    let d = Detector::new(&key())
+        .with_speed_search(true)
+        .detect(&fast, RATE)
+        .unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    assert_eq!(d.payload, Some(payload));
+    // Unmarked audio stays unmarked under the wider search.
+    let d = Detector::new(&key())
+        .with_speed_search(true)
+        .detect(&x, RATE)
+        .unwrap();
+    assert!(!d.detected, "p = {}", d.p_value);
+}

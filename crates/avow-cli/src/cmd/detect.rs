@@ -35,6 +35,10 @@ pub struct Args {
     /// Per-file false-positive bound: report a mark only when p ≤ this.
     #[arg(long, value_name = "P", default_value_t = DEFAULT_THRESHOLD)]
     threshold: f64,
+    /// Also search time-stretch and speed changes of up to ±5 % (slower on
+    /// unmarked files; the p-value then accounts for the larger search).
+    #[arg(long)]
+    speed_search: bool,
 }
 
 /// Runs `avow detect`.
@@ -46,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.threshold
         );
     }
-    let det = Detector::new(&key).with_threshold(args.threshold);
+    let det = Detector::new(&key)
+        .with_threshold(args.threshold)
+        .with_speed_search(args.speed_search);
     let (mut failed, mut unmarked) = (false, false);
     for file in &args.files {
         let result = read_audio(file)

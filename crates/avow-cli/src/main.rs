@@ -9,6 +9,12 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+// The model allocates and frees large activation buffers for every layer;
+// mimalloc reuses them instead of faulting in fresh zeroed pages (about 15%
+// of synthesis time with the system allocator).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "avow", version, about = "Consent-first voice cloning engine")]
 struct Cli {

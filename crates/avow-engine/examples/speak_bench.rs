@@ -8,6 +8,9 @@
 
 use std::time::Instant;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn cpu_seconds() -> f64 {
     // utime + stime of this process from /proc (Linux only; the bench is too).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

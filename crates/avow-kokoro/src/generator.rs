@@ -90,7 +90,7 @@ impl Generator {
             resblocks.push(SnakeResBlock::load(vb.pp("resblocks").pp(i), [3, 7, 11][i % 3])?);
         }
         Ok(Self {
-            source_linear: Linear::load(vb.pp("m_source").pp("l_linear"), true)?,
+            source_linear: Linear::load(vb.pp("m_source").pp("l_linear"), true)?.float_in_reference(),
             noise_convs: vec![
                 Conv1d::load(vb.pp("noise_convs").pp(0), 3, 6, 1, true)?,
                 Conv1d::load(vb.pp("noise_convs").pp(1), 0, 1, 1, true)?,
@@ -104,7 +104,7 @@ impl Generator {
                 ConvTranspose1d::load(vb.pp("ups").pp(1), 3, 6)?,
             ],
             resblocks,
-            conv_post: Conv1d::load(vb.pp("conv_post"), 3, 1, 1, true)?,
+            conv_post: Conv1d::load(vb.pp("conv_post"), 3, 1, 1, true)?.float_in_reference(),
             stft: Stft::new(20, 5, vb.device())?,
         })
     }

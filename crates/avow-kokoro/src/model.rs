@@ -98,16 +98,19 @@ impl KModel {
         ids.push(0);
         let ids = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
         let style = Tensor::new(style, &self.device)?.unsqueeze(0)?;
-        let durations = self.predict_durations(&ids, &style, speed)?;
-        let audio = self.render(&ids, &style, &durations)?;
+        // PL-BERT and the duration encoder run once: their features give both
+        // the durations and, spread over frames, the prosody input.
+        let d = self.duration_features(&ids, &style)?;
+        let raw: Vec<f32> = self.predictor.durations(&d)?.to_vec1()?;
+        let durations = round_durations(&raw, speed);
+        let audio = self.render_from_features(&ids, &style, &d, &durations)?;
         Ok(Synthesis { audio: audio.squeeze(0)?.to_vec1()?, durations })
     }
 
     /// Token-level durations in frames (rounded, at least 1), for `ids`
     /// `[1, T]` including pads.
     pub fn predict_durations(&self, ids: &Tensor, style: &Tensor, speed: f32) -> Result<Vec<u32>, ModelError> {
-        let raw = self.raw_durations(ids, style)?;
-        Ok(raw.iter().map(|&d| round_half_even(d / speed).max(1.0) as u32).collect())
+        Ok(round_durations(&self.raw_durations(ids, style)?, speed))
     }
 
     /// Unrounded durations (expected frames per token at speed 1).
@@ -125,6 +128,26 @@ impl KModel {
     /// Renders audio for given durations: alignment, F0 and energy, decoder.
     /// Differentiable with respect to the weights and the style.
     pub fn render(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
+        let d = self.duration_features(ids, style)?;
+        self.render_from_features(ids, style, &d, durations)
+    }
+
+    fn render_from_features(&self, ids: &Tensor, style: &Tensor, d: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
+        let alignment = self.alignment(ids, durations)?;
+        let (f0, energy) = self.prosody(d, style, &alignment)?;
+        let asr = self.text_encoder.forward(ids)?.matmul(&alignment)?;
+        Ok(self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?)
+    }
+
+    /// The prosody predictor's F0 and energy curves for given durations, `[2F]` each.
+    pub fn f0_energy(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let alignment = self.alignment(ids, durations)?;
+        let (f0, n) = self.prosody(&self.duration_features(ids, style)?, style, &alignment)?;
+        Ok((f0.squeeze(0)?.to_vec1()?, n.squeeze(0)?.to_vec1()?))
+    }
+
+    /// One-hot token-to-frame alignment `[1, T, F]` from per-token durations.
+    fn alignment(&self, ids: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
         let frames: usize = durations.iter().map(|&d| d as usize).sum();
         let t = ids.dim(1)?;
         if durations.len() != t || frames == 0 {
@@ -138,32 +161,13 @@ impl KModel {
                 frame += 1;
             }
         }
-        let alignment = Tensor::from_vec(alignment, (1, t, frames), &self.device)?;
-        let prosody = prosody_style(style)?;
-        let d = self.duration_features(ids, style)?;
-        let en = d.transpose(1, 2)?.matmul(&alignment)?;
-        let (f0, energy) = self.predictor.f0_energy(&en, &prosody)?;
-        let asr = self.text_encoder.forward(ids)?.matmul(&alignment)?;
-        Ok(self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?)
+        Ok(Tensor::from_vec(alignment, (1, t, frames), &self.device)?)
     }
 
-    /// The prosody predictor's F0 and energy curves for given durations, `[2F]` each.
-    pub fn f0_energy(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
-        let frames: usize = durations.iter().map(|&d| d as usize).sum();
-        let t = ids.dim(1)?;
-        let mut alignment = vec![0f32; t * frames];
-        let mut frame = 0;
-        for (token, &d) in durations.iter().enumerate() {
-            for _ in 0..d {
-                alignment[token * frames + frame] = 1.0;
-                frame += 1;
-            }
-        }
-        let alignment = Tensor::from_vec(alignment, (1, t, frames), &self.device)?;
-        let d = self.duration_features(ids, style)?;
-        let en = d.transpose(1, 2)?.matmul(&alignment)?;
-        let (f0, n) = self.predictor.f0_energy(&en, &prosody_style(style)?)?;
-        Ok((f0.squeeze(0)?.to_vec1()?, n.squeeze(0)?.to_vec1()?))
+    /// F0 and energy `[1, 2F]` from duration-encoder features `d` spread over frames.
+    fn prosody(&self, d: &Tensor, style: &Tensor, alignment: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        let en = d.transpose(1, 2)?.matmul(alignment)?;
+        self.predictor.f0_energy(&en, &prosody_style(style)?)
     }
 
     /// The device the weights live on.
@@ -176,6 +180,11 @@ fn prosody_style(style: &Tensor) -> candle_core::Result<Tensor> {
     style.narrow(1, 128, 128)
 }
 
+/// Frames per token: `raw / speed` rounded (halves to even), at least 1.
+fn round_durations(raw: &[f32], speed: f32) -> Vec<u32> {
+    raw.iter().map(|&d| round_half_even(d / speed).max(1.0) as u32).collect()
+}
+
 /// Rounds halves to even, as `torch.round` and ONNX `Round` do.
 fn round_half_even(x: f32) -> f32 {
     let r = x.round();
@@ -183,5 +192,17 @@ fn round_half_even(x: f32) -> f32 {
         r - x.signum()
     } else {
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_halves_to_even_and_never_drop_below_one_frame() {
+        assert_eq!(round_durations(&[0.2, 1.5, 2.5, 3.5, 2.49, 7.0], 1.0), vec![1, 2, 2, 4, 2, 7]);
+        // Speed divides before rounding: 5 frames at 2x is 2.5 → 2.
+        assert_eq!(round_durations(&[5.0, 3.0], 2.0), vec![2, 2]);
     }
 }

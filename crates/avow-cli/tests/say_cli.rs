@@ -86,7 +86,7 @@ fn say_streams_raw_pcm_to_stdout_sentence_by_sentence() {
     let run = Run::new();
     let o = run.avow(&cache, &["say", "--out", "-", "--voice", "jm_kumo"], Some("First sentence here. And a second one follows it.".as_bytes()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(o.stdout.len() > 48_000 && o.stdout.len() % 2 == 0, "{} bytes of PCM", o.stdout.len());
+    assert!(o.stdout.len() > 48_000 && o.stdout.len().is_multiple_of(2), "{} bytes of PCM", o.stdout.len());
     let samples: Vec<f32> = o.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
     let detection = avow_watermark::Detector::new(&avow_watermark::Key::default_public()).detect(&samples, 24_000).unwrap();
     assert!(detection.detected, "no watermark in streamed output");
@@ -100,7 +100,9 @@ fn bad_input_is_refused_with_an_error_and_no_output_file() {
     let run = Run::new();
     let out = run.path("never.wav");
     let o_path = out.to_str().unwrap();
-    let cases: Vec<(&str, Vec<&str>, Option<&[u8]>, &str)> = vec![
+    // (what, arguments, standard input, expected message)
+    type Case<'a> = (&'a str, Vec<&'a str>, Option<&'a [u8]>, &'a str);
+    let cases: Vec<Case> = vec![
         ("empty text", vec!["say", "", "--out", o_path], None, "empty"),
         ("only punctuation", vec!["say", "?!... ,;", "--out", o_path], None, "nothing to speak"),
         ("invalid UTF-8 on stdin", vec!["say", "--out", o_path], Some(b"caf\xe9 \xff"), "UTF-8"),

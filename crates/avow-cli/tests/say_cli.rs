@@ -68,6 +68,11 @@ fn say_writes_a_marked_24khz_wav_and_one_ledger_entry() {
     let out = run.path("hello.wav");
     let o = run.avow(&cache, &["say", "The meeting is on March 3rd, at 10:30.", "--voice", "jf_nezumi", "--out", out.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "output should be an ordinary readable file");
+    }
     let audio = avow_audio::read_audio(&out).unwrap();
     assert_eq!((audio.sample_rate, audio.channels), (24_000, 1));
     let samples = audio.to_mono();
@@ -121,6 +126,12 @@ fn bad_input_is_refused_with_an_error_and_no_output_file() {
         assert!(!out.exists(), "{what}: left an output file");
     }
     assert_eq!(run.ledger_lines(), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(run.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".avow-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
 }
 
 #[test]

@@ -109,19 +109,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     } else {
-        let speech = engine.speak(&voice, &text, args.speed)?;
-        avow_audio::write_wav(&args.out, &speech.samples, SAMPLE_RATE, avow_audio::WavFormat::Pcm16)
-            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        let (seconds, watermark) = write_wav_streaming(&engine, &voice, &text, args.speed, &args.out)?;
         if std::io::stderr().is_terminal() {
-            eprintln!(
-                "wrote {} ({:.1} s, watermark {:08x})",
-                args.out.display(),
-                speech.samples.len() as f64 / SAMPLE_RATE as f64,
-                speech.watermark
-            );
+            eprintln!("wrote {} ({seconds:.1} s, watermark {watermark:08x})", args.out.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the speech sentence by sentence into a temporary WAV file beside
+/// `out`, then fsyncs and renames it: memory stays bounded by one sentence
+/// however long the text, and a failure leaves no partial file behind.
+fn write_wav_streaming(
+    engine: &Engine,
+    voice: &avow_voice::Voice,
+    text: &str,
+    speed: f32,
+    out: &std::path::Path,
+) -> anyhow::Result<(f64, u32)> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".avow-say-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let spec = hound::WavSpec { channels: 1, sample_rate: SAMPLE_RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut samples = 0usize;
+    {
+        let mut writer = hound::WavWriter::new(std::io::BufWriter::new(tmp.as_file_mut()), spec)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        for piece in engine.stream(voice, text, speed)? {
+            let piece = piece?;
+            samples += piece.len();
+            for s in piece {
+                writer.write_sample(avow_audio::f32_to_i16(s)).with_context(|| format!("cannot write {}", out.display()))?;
+            }
+        }
+        writer.finalize().with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", out.display()))?;
+    // Temporary files are private (0600); the result is an ordinary file.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(out).map_err(|e| e.error).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok((samples as f64 / SAMPLE_RATE as f64, voice.consent().watermark_payload()))
 }
 
 /// Runs `avow voices`.

@@ -35,6 +35,5 @@ print("|---|---|---|")
 for v in sys.argv[2:]:
     a = json.loads((out / f"wer-avow-{v}.json").read_text())
     o = json.loads((out / f"wer-ort-{v}.json").read_text())
-    key = next(k for k in ("total_wer", "wer") if k in a)
-    print(f"| {v} | {a[key]*100:.1f}% | {o[key]*100:.1f}% |")
+    print(f"| {v} | {a['total']['wer']*100:.1f}% | {o['total']['wer']*100:.1f}% |")
 PY

@@ -340,3 +340,24 @@ impl Iterator for SpeechStream<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_engine_can_serve_several_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Engine>();
+    }
+
+    #[test]
+    fn speed_and_language_are_checked_before_any_work() {
+        assert!(check_speed(1.0).is_ok());
+        for bad in [0.0, 0.49, 2.51, f32::NAN, f32::INFINITY] {
+            assert!(matches!(check_speed(bad), Err(EngineError::Invalid(_))), "{bad}");
+        }
+        assert!(check_language("en-us").is_ok());
+        assert!(check_language("tlh").is_err());
+    }
+}

@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn cache_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AVOW_CACHE_DIR").map(PathBuf::from).or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(|x| PathBuf::from(x).join("avow"))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/avow")))
-    })?;
+    // The same resolution the binary uses (AVOW_CACHE_DIR, XDG, HOME).
+    let dir = avow_models::ModelCache::default_dir().ok()?;
     if dir.join("kokoro-82m-v1.0.safetensors").exists() {
         return Some(dir);
     }

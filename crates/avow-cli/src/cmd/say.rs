@@ -127,10 +127,7 @@ fn write_wav_streaming(
     speed: f32,
     out: &std::path::Path,
 ) -> anyhow::Result<(f64, u32)> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
+    let dir = output_dir(out);
     let mut tmp = tempfile::Builder::new()
         .prefix(".avow-say-")
         .suffix(".partial")
@@ -181,12 +178,17 @@ fn read_stdin() -> anyhow::Result<String> {
     String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("standard input is not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
+/// The directory an output file goes in (`.` for a bare file name).
+fn output_dir(path: &std::path::Path) -> &std::path::Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    }
+}
+
 /// Fails early, before the model loads, when the output cannot be created.
 fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = output_dir(path);
     if !dir.is_dir() {
         bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());
     }

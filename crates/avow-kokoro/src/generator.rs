@@ -125,11 +125,10 @@ impl Generator {
     /// Like [`Self::spectrogram`], given the source's magnitude and phase
     /// `[1, 22, 120·F + 1]` instead of F0.
     pub fn spectrogram_from_source(&self, x: &Tensor, style: &Tensor, har: &Tensor) -> Result<(Tensor, Tensor)> {
-        let har = har.clone();
         let mut x = x.clone();
         for i in 0..2 {
             x = leaky_relu(&x, 0.1)?;
-            let x_source = self.noise_res[i].forward(&self.noise_convs[i].forward(&har)?, style)?;
+            let x_source = self.noise_res[i].forward(&self.noise_convs[i].forward(har)?, style)?;
             x = self.ups[i].forward(&x)?;
             if i == 1 {
                 // ReflectionPad1d((1, 0)): prepend x[1].

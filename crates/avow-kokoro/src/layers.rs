@@ -108,30 +108,85 @@ impl Conv1d {
     }
 }
 
-/// `nn.ConvTranspose1d` (groups = 1). Candle's padded transposed convolution
-/// takes a slow path, so this runs unpadded and crops.
+/// A transposed convolution (groups = 1, no padding) rewritten as one
+/// ordinary convolution over `stride` interleaved output phases.
+///
+/// Output sample `n·s + r` of a transposed convolution with stride `s` only
+/// sees kernel taps `r, r + s, r + 2s, …`, so each phase `r` is a plain
+/// convolution of the input with those taps (reversed). Stacking the phases as
+/// extra output channels gives one `conv1d` and a reshape. Unlike candle's
+/// `conv_transpose1d` this has a backward pass, which speaker adaptation needs
+/// (the generator's upsamplers and the inverse STFT are transposed
+/// convolutions), and it costs the same multiply-adds.
+#[derive(Debug, Clone)]
+pub struct PolyphaseTransposedConv {
+    /// `[s·C_out, C_in, m]` with `m = ceil(k / s)`.
+    phases: Tensor,
+    stride: usize,
+    kernel: usize,
+    out_channels: usize,
+}
+
+impl PolyphaseTransposedConv {
+    /// Rearranges a PyTorch `ConvTranspose1d` weight `[C_in, C_out, k]`.
+    pub fn new(weight: &Tensor, stride: usize) -> Result<Self> {
+        let (c_in, c_out, k) = weight.dims3()?;
+        let m = k.div_ceil(stride);
+        let w: Vec<f32> = weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let mut phases = vec![0f32; stride * c_out * c_in * m];
+        for r in 0..stride {
+            for o in 0..c_out {
+                for c in 0..c_in {
+                    for j in 0..m {
+                        let tap = (m - 1 - j) * stride + r;
+                        if tap < k {
+                            phases[((r * c_out + o) * c_in + c) * m + j] = w[(c * c_out + o) * k + tap];
+                        }
+                    }
+                }
+            }
+        }
+        let phases = Tensor::from_vec(phases, (stride * c_out, c_in, m), weight.device())?;
+        Ok(Self { phases, stride, kernel: k, out_channels: c_out })
+    }
+
+    /// `[B, C_in, T]` → `[B, C_out, (T − 1)·stride + k]`, as `conv_transpose1d`
+    /// with zero padding.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, _, t) = x.dims3()?;
+        let m = self.phases.dim(2)?;
+        let y = x.conv1d(&self.phases, m - 1, 1, 1, 1)?;
+        let len = y.dim(2)?;
+        let y = y
+            .reshape((b, self.stride, self.out_channels, len))?
+            .permute((0, 2, 3, 1))?
+            .reshape((b, self.out_channels, len * self.stride))?;
+        y.narrow(2, 0, (t - 1) * self.stride + self.kernel)
+    }
+}
+
+/// `nn.ConvTranspose1d` (groups = 1) with PyTorch's padding semantics.
 #[derive(Debug, Clone)]
 pub struct ConvTranspose1d {
-    weight: Tensor,
+    conv: PolyphaseTransposedConv,
     bias: Tensor,
     padding: usize,
-    stride: usize,
 }
 
 impl ConvTranspose1d {
     /// Loads `weight` `[in, out, k]` and `bias` `[out]`.
     pub fn load(vb: VarBuilder, padding: usize, stride: usize) -> Result<Self> {
+        let weight = vb.get_unchecked_dtype("weight", DType::F32)?;
         Ok(Self {
-            weight: vb.get_unchecked_dtype("weight", DType::F32)?,
+            conv: PolyphaseTransposedConv::new(&weight, stride)?,
             bias: vb.get_unchecked_dtype("bias", DType::F32)?,
             padding,
-            stride,
         })
     }
 
     /// `[B, C_in, T]` → `[B, C_out, (T-1)·stride − 2·padding + k]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let full = x.conv_transpose1d(&self.weight, 0, 0, self.stride, 1, 1)?;
+        let full = self.conv.forward(x)?;
         let len = full.dim(2)? - 2 * self.padding;
         full.narrow(2, self.padding, len)?.broadcast_add(&self.bias.reshape((1, (), 1))?)
     }
@@ -340,5 +395,29 @@ impl BiLstm {
         let f = self.forward.run(&x, false)?;
         let b = self.backward.run(&x, true)?;
         Tensor::cat(&[f, b], 1)?.unsqueeze(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn polyphase_transposed_conv_equals_candles_and_has_a_gradient() {
+        let dev = Device::Cpu;
+        for &(c_in, c_out, k, stride, t) in &[(3usize, 2usize, 20usize, 10usize, 7usize), (4, 3, 12, 6, 5), (22, 1, 20, 5, 9), (2, 2, 3, 2, 4)] {
+            let w = Tensor::randn(0f32, 1.0, (c_in, c_out, k), &dev).unwrap();
+            let x = candle_core::Var::randn(0f32, 1.0, (1, c_in, t), &dev).unwrap();
+            let want = x.conv_transpose1d(&w, 0, 0, stride, 1, 1).unwrap();
+            let conv = PolyphaseTransposedConv::new(&w, stride).unwrap();
+            let got = conv.forward(&x).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let err = (got.clone() - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(err < 1e-4, "k={k} s={stride}: max error {err}");
+            let grads = got.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let g = grads.get(&x).expect("gradient w.r.t. the input");
+            assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! Short-time Fourier transforms with a periodic Hann window, matching
 //! `torch.stft`/`torch.istft` with `center=True` and reflect padding.
 //!
-//! The inverse is a transposed convolution with an inverse-DFT basis so that it
-//! stays differentiable (speaker adaptation trains through it).
+//! The inverse is a transposed convolution with an inverse-DFT basis, run as a
+//! polyphase convolution so that candle can differentiate it (speaker
+//! adaptation trains through it).
 
 use candle_core::{Device, Result, Tensor};
+
+use crate::layers::PolyphaseTransposedConv;
 
 /// An STFT of fixed size and hop.
 #[derive(Debug, Clone)]
@@ -12,7 +15,7 @@ pub struct Stft {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
-    inverse_basis: Tensor,
+    inverse_basis: PolyphaseTransposedConv,
 }
 
 impl Stft {
@@ -33,7 +36,7 @@ impl Stft {
                 basis[(bins + k) * n_fft + j] = (-c * angle.sin() / n_fft as f64) as f32 * window[j];
             }
         }
-        let inverse_basis = Tensor::from_vec(basis, (2 * bins, 1, n_fft), device)?;
+        let inverse_basis = PolyphaseTransposedConv::new(&Tensor::from_vec(basis, (2 * bins, 1, n_fft), device)?, hop)?;
         Ok(Self { n_fft, hop, window, inverse_basis })
     }
 
@@ -115,7 +118,7 @@ impl Stft {
         let real = (magnitude * phase.cos()?)?;
         let imag = (magnitude * phase.sin()?)?;
         let spec = Tensor::cat(&[real, imag], 1)?;
-        spec.conv_transpose1d(&self.inverse_basis, 0, 0, self.hop, 1, 1)?.squeeze(1)
+        self.inverse_basis.forward(&spec)?.squeeze(1)
     }
 }
 

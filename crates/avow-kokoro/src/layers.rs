@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::{DType, Module, Result, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor, D};
 use candle_nn::VarBuilder;
 
 static EMULATE_INT8: AtomicBool = AtomicBool::new(false);
@@ -50,6 +50,7 @@ pub struct Conv1d {
     stride: usize,
     dilation: usize,
     int8_in_reference: bool,
+    input_grad: InputGradConv,
 }
 
 impl Conv1d {
@@ -60,7 +61,14 @@ impl Conv1d {
             .map(|k| weight.narrow(2, k, 1)?.squeeze(2)?.contiguous())
             .collect::<Result<Vec<_>>>()?;
         let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
-        Ok(Self { weight, taps, bias, padding, stride, dilation, int8_in_reference: true })
+        let input_grad = InputGradConv {
+            weight: weight.clone(),
+            taps_t: taps.iter().map(|t| t.t()?.contiguous()).collect::<Result<Vec<_>>>()?,
+            taps: taps.clone(),
+            padding,
+            dilation,
+        };
+        Ok(Self { weight, taps, bias, padding, stride, dilation, int8_in_reference: true, input_grad })
     }
 
     /// Marks a layer the reference graph runs in f32 (no int8 emulation).
@@ -78,8 +86,13 @@ impl Conv1d {
         } else {
             x
         };
-        let y = if self.stride == 1 && x.dim(0)? == 1 && x.dim(2)? >= LONG_SEQUENCE {
-            self.forward_by_taps(x)?
+        let y = if self.stride == 1 && x.dim(0)? == 1 && x.track_op() {
+            // Part of a graph being differentiated (style search, adaptation):
+            // candle's own conv backward takes its slow padded transposed-
+            // convolution path and also computes the frozen weights' gradient.
+            x.contiguous()?.apply_op1(self.input_grad.clone())?
+        } else if self.stride == 1 && x.dim(0)? == 1 && x.dim(2)? >= LONG_SEQUENCE {
+            forward_by_taps(&self.taps, x, self.padding, self.dilation)?
         } else {
             x.conv1d(&self.weight, self.padding, self.stride, self.dilation, 1)?
         };
@@ -95,16 +108,67 @@ impl Conv1d {
 /// the input) by 20–40% here (`examples/conv_bench.rs`); on short ones it loses.
 const LONG_SEQUENCE: usize = 2048;
 
-impl Conv1d {
-    /// `y = Σ_k W_k · x[:, k·d .. k·d + T']` over the zero-padded input.
-    fn forward_by_taps(&self, x: &Tensor) -> Result<Tensor> {
-        let xp = x.squeeze(0)?.pad_with_zeros(1, self.padding, self.padding)?;
-        let out_len = xp.dim(1)? - self.dilation * (self.taps.len() - 1);
-        let mut acc = self.taps[0].matmul(&xp.narrow(1, 0, out_len)?)?;
-        for (k, tap) in self.taps.iter().enumerate().skip(1) {
-            acc = (acc + tap.matmul(&xp.narrow(1, k * self.dilation, out_len)?)?)?;
+/// `y = Σ_k W_k · x[:, k·d .. k·d + T']` over the zero-padded input `[1, C, T]`.
+fn forward_by_taps(taps: &[Tensor], x: &Tensor, padding: usize, dilation: usize) -> Result<Tensor> {
+    let xp = x.squeeze(0)?.pad_with_zeros(1, padding, padding)?;
+    let out_len = xp.dim(1)? - dilation * (taps.len() - 1);
+    let mut acc = taps[0].matmul(&xp.narrow(1, 0, out_len)?)?;
+    for (k, tap) in taps.iter().enumerate().skip(1) {
+        acc = (acc + tap.matmul(&xp.narrow(1, k * dilation, out_len)?)?)?;
+    }
+    acc.unsqueeze(0)
+}
+
+/// A stride-1 convolution with frozen weights as one custom op whose
+/// backward pass returns only the input's gradient, `Σ_k W_kᵀ · g` shifted
+/// by each tap's offset: a few matrix products, where candle's generic conv
+/// backward would run a padded transposed convolution (its slow path) and a
+/// weight gradient nobody asked for. Cloning trains through dozens of these
+/// layers, so this sets the cost of a training step.
+#[derive(Debug, Clone)]
+struct InputGradConv {
+    weight: Tensor,
+    taps: Vec<Tensor>,
+    taps_t: Vec<Tensor>,
+    padding: usize,
+    dilation: usize,
+}
+
+impl CustomOp1 for InputGradConv {
+    fn name(&self) -> &'static str {
+        "conv1d-input-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+            candle_core::bail!("conv1d-input-grad takes a contiguous f32 tensor");
+        };
+        let x = Tensor::from_slice(&data[start..end], layout.shape(), &Device::Cpu)?;
+        let y = if x.dim(2)? >= LONG_SEQUENCE {
+            forward_by_taps(&self.taps, &x, self.padding, self.dilation)?
+        } else {
+            x.conv1d(&self.weight, self.padding, 1, self.dilation, 1)?
+        };
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1()?), shape))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let t = arg.dim(2)?;
+        let g = grad_res.detach().squeeze(0)?;
+        let out_len = g.dim(1)?;
+        let full = t + 2 * self.padding;
+        let mut acc: Option<Tensor> = None;
+        for (k, tap_t) in self.taps_t.iter().enumerate() {
+            let offset = k * self.dilation;
+            let part = tap_t.matmul(&g)?.pad_with_zeros(1, offset, full - offset - out_len)?;
+            acc = Some(match acc {
+                Some(a) => (a + part)?,
+                None => part,
+            });
         }
-        acc.unsqueeze(0)
+        let Some(acc) = acc else { candle_core::bail!("convolution without taps") };
+        Ok(Some(acc.narrow(1, self.padding, t)?.unsqueeze(0)?))
     }
 }
 
@@ -402,6 +466,32 @@ impl BiLstm {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn convolution_input_gradient_matches_candles_own() {
+        let dev = Device::Cpu;
+        for &(c_in, c_out, k, pad, dil, t) in &[(3usize, 4usize, 3usize, 1usize, 1usize, 50usize), (2, 2, 7, 9, 3, 40), (4, 3, 11, 5, 1, 2100)] {
+            let w = Tensor::randn(0f32, 1.0, (c_out, c_in, k), &dev).unwrap();
+            let taps: Vec<Tensor> = (0..k).map(|j| w.narrow(2, j, 1).unwrap().squeeze(2).unwrap().contiguous().unwrap()).collect();
+            let op = InputGradConv {
+                weight: w.clone(),
+                taps_t: taps.iter().map(|t| t.t().unwrap().contiguous().unwrap()).collect(),
+                taps,
+                padding: pad,
+                dilation: dil,
+            };
+            let x = candle_core::Var::randn(0f32, 1.0, (1, c_in, t), &dev).unwrap();
+            let probe = Tensor::randn(0f32, 1.0, (1, c_out, t + 2 * pad - dil * (k - 1)), &dev).unwrap();
+            let ours = x.apply_op1(op).unwrap();
+            let theirs = x.conv1d(&w, pad, 1, dil, 1).unwrap();
+            let err = (ours.clone() - &theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(err < 1e-3, "forward differs by {err}");
+            let g_ours = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap().get(&x).unwrap().clone();
+            let g_theirs = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap().get(&x).unwrap().clone();
+            let err = (g_ours - g_theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(err < 1e-3, "k={k} d={dil}: input gradient differs by {err}");
+        }
+    }
 
     #[test]
     fn polyphase_transposed_conv_equals_candles_and_has_a_gradient() {

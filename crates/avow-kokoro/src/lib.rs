@@ -23,4 +23,4 @@ pub mod residual;
 pub mod stft;
 pub mod text_encoder;
 
-pub use model::{KModel, ModelError, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};
+pub use model::{KModel, ModelError, Rendered, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};

@@ -48,6 +48,17 @@ pub struct Synthesis {
     pub durations: Vec<u32>,
 }
 
+/// Audio and the prosody it was rendered from, as tensors.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Audio `[1, 600·F]` at [`SAMPLE_RATE`].
+    pub audio: Tensor,
+    /// F0 in Hz `[1, 2F]` (two values per frame).
+    pub f0: Tensor,
+    /// Energy `[1, 2F]`.
+    pub energy: Tensor,
+}
+
 /// Kokoro-82M with its weights loaded.
 #[derive(Debug, Clone)]
 pub struct KModel {
@@ -133,10 +144,22 @@ impl KModel {
     }
 
     fn render_from_features(&self, ids: &Tensor, style: &Tensor, d: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
+        Ok(self.render_parts_from_features(ids, style, d, durations)?.audio)
+    }
+
+    /// Like [`Self::render`], also returning the predicted F0 and energy
+    /// curves it rendered from (all differentiable), for objectives on pitch.
+    pub fn render_parts(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<Rendered, ModelError> {
+        let d = self.duration_features(ids, style)?;
+        self.render_parts_from_features(ids, style, &d, durations)
+    }
+
+    fn render_parts_from_features(&self, ids: &Tensor, style: &Tensor, d: &Tensor, durations: &[u32]) -> Result<Rendered, ModelError> {
         let alignment = self.alignment(ids, durations)?;
         let (f0, energy) = self.prosody(d, style, &alignment)?;
         let asr = self.text_encoder.forward(ids)?.matmul(&alignment)?;
-        Ok(self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?)
+        let audio = self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?;
+        Ok(Rendered { audio, f0, energy })
     }
 
     /// The prosody predictor's F0 and energy curves for given durations, `[2F]` each.

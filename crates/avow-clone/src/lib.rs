@@ -1,0 +1,37 @@
+//! Voice cloning for Kokoro by analysis-by-synthesis.
+//!
+//! Kokoro speaks in the voice its 256-value style vector describes, but ships
+//! no encoder from audio to style. This crate finds a style for a speaker by
+//! synthesizing through the Candle model and following gradients toward the
+//! speaker's embedding and pitch, regularized toward the stock voices' styles.
+//!
+//! It runs the model without the consent gate and without a watermark, so it
+//! never returns audio: its output is a style table for a voice pack, which
+//! is useless until a consent record for that pack verifies.
+
+pub mod pitch;
+pub mod resample;
+pub mod search;
+
+pub use pitch::{semitones, PitchStats, PitchTracker};
+pub use resample::Downsample24To16;
+pub use search::{apply_offset, search, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport};
+
+/// Rows of a Kokoro style table (one per utterance length in tokens).
+pub const STYLE_ROWS: usize = 510;
+/// Values per style row.
+pub const STYLE_DIM: usize = avow_kokoro::STYLE_DIM;
+
+/// Errors of the style search.
+#[derive(Debug, thiserror::Error)]
+pub enum CloneError {
+    /// Arguments the search cannot work with.
+    #[error("{0}")]
+    Input(String),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] avow_kokoro::ModelError),
+    /// A tensor operation failed.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+}

@@ -102,6 +102,11 @@ pub struct EngineOptions {
     pub progress: bool,
 }
 
+/// Most tokens in the opening piece of a stream (about three or four words).
+pub const OPENING_MAX_TOKENS: usize = 24;
+/// Fewest tokens on either side of the opening split.
+pub const OPENING_MIN_TOKENS: usize = 6;
+
 /// Largest speed factor accepted.
 pub const MAX_SPEED: f32 = 2.5;
 /// Smallest speed factor accepted.
@@ -196,7 +201,11 @@ impl Engine {
     }
 
     /// Speaks `text` sentence by sentence: each item is the next piece of
-    /// marked audio, available as soon as its sentence is synthesized. Each
+    /// marked audio, available as soon as its sentence is synthesized. The
+    /// first sentence's opening words (up to a clause mark or about four
+    /// words) come as a piece of their own, so that a player can start after
+    /// a fraction of the first sentence's synthesis time; see
+    /// [`SpeechStream::whole_sentences`] to turn that off. Each
     /// piece gets its own ledger entry. Concatenated, the pieces carry the same
     /// watermark as [`Engine::speak`] would have applied to the whole.
     pub fn stream<'a>(&'a self, voice: &'a Voice, text: &str, speed: f32) -> Result<SpeechStream<'a>, EngineError> {
@@ -212,6 +221,7 @@ impl Engine {
             pending: Vec::new(),
             marker: Some(Watermarker::new(&self.key, voice.consent().watermark_payload()).into_stream()),
             spoke: false,
+            split_first: true,
         })
     }
 
@@ -230,6 +240,41 @@ impl Engine {
         // Kokoro picks the style row by phoneme count minus one.
         let style = voice.style_row(u.ids.len().saturating_sub(1));
         Ok(self.model.synthesize(&u.ids, style, speed)?.audio)
+    }
+
+    /// Splits a stream's first utterance after its opening words, so that the
+    /// first audio is ready after a fraction of the sentence's synthesis time
+    /// (synthesis cost grows with length; a listener waits only for the
+    /// opening). Cuts after a clause mark within the first
+    /// [`OPENING_MAX_TOKENS`] tokens if there is one, else at the last word
+    /// boundary before that, never leaving fewer than [`OPENING_MIN_TOKENS`]
+    /// on either side. Returns the remainder, or `None` when the utterance
+    /// is short enough to go whole.
+    fn split_off_opening(&self, u: &mut Utterance) -> Option<Utterance> {
+        let vocab = self.front.vocab();
+        let space = vocab.id(' ')?;
+        let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
+        if u.ids.len() < OPENING_MAX_TOKENS + OPENING_MIN_TOKENS {
+            return None;
+        }
+        let window = &u.ids[..OPENING_MAX_TOKENS];
+        let cut = window
+            .iter()
+            .position(|t| clause_marks.contains(t))
+            .filter(|&i| i + 1 >= OPENING_MIN_TOKENS)
+            .map(|i| i + 1)
+            .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= OPENING_MIN_TOKENS))?;
+        let rest: Vec<u32> = u.ids[cut..].iter().copied().skip_while(|&t| t == space).collect();
+        if rest.len() < OPENING_MIN_TOKENS {
+            return None;
+        }
+        u.ids.truncate(cut);
+        while u.ids.last() == Some(&space) {
+            u.ids.pop();
+        }
+        let tail = Utterance { ids: rest, ..u.clone() };
+        u.ends_sentence = false;
+        Some(tail)
     }
 
     fn record(&self, voice: &Voice, text: &str, marked: &[f32]) -> Result<(), EngineError> {
@@ -277,12 +322,27 @@ pub struct SpeechStream<'a> {
     /// marked exactly as [`Engine::speak`] marks the whole; `None` once finished.
     marker: Option<EmbedStream<'static>>,
     spoke: bool,
+    /// The first utterance is still to come and gets split after its opening words.
+    split_first: bool,
 }
 
 impl SpeechStream<'_> {
+    /// Speaks the first sentence whole instead of splitting off its opening
+    /// words for a faster first piece: for files, where nobody listens to the
+    /// first piece before the rest arrives and an unbroken sentence sounds better.
+    pub fn whole_sentences(mut self) -> Self {
+        self.split_first = false;
+        self
+    }
+
     fn next_piece(&mut self) -> Result<Option<(String, Vec<f32>)>, EngineError> {
         loop {
-            if let Some(u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
+            if let Some(mut u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
+                if std::mem::take(&mut self.split_first) {
+                    if let Some(tail) = self.engine.split_off_opening(&mut u) {
+                        self.pending.insert(0, tail);
+                    }
+                }
                 let audio = self.engine.synthesize(self.voice, &u, self.speed)?;
                 return Ok(Some((u.text.clone(), audio)));
             }

@@ -2,7 +2,7 @@
 //! transposed-convolution upsamplers with Snake residual blocks, and an
 //! inverse STFT (n_fft 20, hop 5) from predicted magnitude and phase.
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::layers::{leaky_relu, AdaIn1d, Conv1d, ConvTranspose1d, Linear};
@@ -25,15 +25,72 @@ pub struct SnakeResBlock {
 struct SnakeLayer {
     adain1: AdaIn1d,
     adain2: AdaIn1d,
-    alpha1: Tensor,
-    alpha2: Tensor,
+    snake1: Snake,
+    snake2: Snake,
     conv1: Conv1d,
     conv2: Conv1d,
 }
 
-/// Snake activation `x + sin²(αx)/α`.
-fn snake(x: &Tensor, alpha: &Tensor) -> Result<Tensor> {
-    x + x.broadcast_mul(alpha)?.sin()?.sqr()?.broadcast_div(alpha)?
+/// Snake activation `x + sin²(αx)/α` with a learned `α` per channel, as one
+/// pass over the data. Written out with candle ops it takes five passes and,
+/// when differentiated, keeps five full-size intermediates per activation;
+/// the generator has 36 of them on its longest tensors.
+#[derive(Debug, Clone)]
+struct Snake {
+    /// `α` per channel.
+    alpha: Vec<f32>,
+    /// `α` as `[1, C, 1]`, for the backward pass.
+    alpha_t: Tensor,
+}
+
+impl Snake {
+    fn load(vb: &VarBuilder, name: &str) -> Result<Self> {
+        let alpha_t = vb.get_unchecked_dtype(name, DType::F32)?;
+        Ok(Self { alpha: alpha_t.flatten_all()?.to_vec1()?, alpha_t })
+    }
+
+    /// `x` `[1, C, T]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        if x.track_op() {
+            x.apply_op1(self.clone())
+        } else {
+            x.apply_op1_no_bwd(self)
+        }
+    }
+}
+
+impl CustomOp1 for Snake {
+    fn name(&self) -> &'static str {
+        "snake"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+            candle_core::bail!("snake takes a contiguous f32 tensor");
+        };
+        let (_, c, t) = layout.shape().dims3()?;
+        if c != self.alpha.len() {
+            candle_core::bail!("snake: {c} channels for {} alphas", self.alpha.len());
+        }
+        let x = &data[start..end];
+        let mut y = Vec::with_capacity(x.len());
+        for (i, row) in x.chunks_exact(t).enumerate() {
+            let a = self.alpha[i % c];
+            let inv = 1.0 / a;
+            y.extend(row.iter().map(|&v| {
+                let s = (a * v).sin();
+                v + s * s * inv
+            }));
+        }
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        // d/dx [x + sin²(αx)/α] = 1 + sin(2αx).
+        let slope = (arg.detach().broadcast_mul(&(&self.alpha_t * 2.0)?)?.sin()? + 1.0)?;
+        Ok(Some(grad_res.mul(&slope)?))
+    }
 }
 
 impl SnakeResBlock {
@@ -46,8 +103,8 @@ impl SnakeResBlock {
                 Ok(SnakeLayer {
                     adain1: AdaIn1d::load(vb.pp("adain1").pp(i))?,
                     adain2: AdaIn1d::load(vb.pp("adain2").pp(i))?,
-                    alpha1: vb.pp("alpha1").get_unchecked_dtype(&i.to_string(), DType::F32)?,
-                    alpha2: vb.pp("alpha2").get_unchecked_dtype(&i.to_string(), DType::F32)?,
+                    snake1: Snake::load(&vb.pp("alpha1"), &i.to_string())?,
+                    snake2: Snake::load(&vb.pp("alpha2"), &i.to_string())?,
                     conv1: Conv1d::load(vb.pp("convs1").pp(i), dilation * (kernel - 1) / 2, 1, dilation, true)?,
                     conv2: Conv1d::load(vb.pp("convs2").pp(i), (kernel - 1) / 2, 1, 1, true)?,
                 })
@@ -60,9 +117,9 @@ impl SnakeResBlock {
     pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
         let mut x = x.clone();
         for l in &self.layers {
-            let mut h = snake(&l.adain1.forward(&x, style)?, &l.alpha1)?;
+            let mut h = l.snake1.forward(&l.adain1.forward(&x, style)?)?;
             h = l.conv1.forward(&h)?;
-            h = snake(&l.adain2.forward(&h, style)?, &l.alpha2)?;
+            h = l.snake2.forward(&l.adain2.forward(&h, style)?)?;
             h = l.conv2.forward(&h)?;
             x = (h + x)?;
         }
@@ -180,5 +237,27 @@ impl Generator {
         }
         let sines = Tensor::from_vec(sines, (samples, HARMONICS), device)?;
         self.source_linear.forward(&sines)?.tanh()?.reshape((1, samples))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn fused_snake_matches_its_formula_forward_and_backward() {
+        let dev = Device::Cpu;
+        let alpha_t = Tensor::new(&[0.5f32, 1.0, 3.0], &dev).unwrap().reshape((1, 3, 1)).unwrap();
+        let snake = Snake { alpha: vec![0.5, 1.0, 3.0], alpha_t: alpha_t.clone() };
+        let x = Var::randn(0f32, 2.0, (1, 3, 50), &dev).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (1, 3, 50), &dev).unwrap();
+        let ours = snake.forward(&x).unwrap();
+        let formula = (x.as_tensor() + x.broadcast_mul(&alpha_t).unwrap().sin().unwrap().sqr().unwrap().broadcast_div(&alpha_t).unwrap()).unwrap();
+        let max = |t: Tensor| t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(max((&ours - &formula).unwrap()) < 1e-5);
+        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = formula.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(max((g1.get(&x).unwrap() - g2.get(&x).unwrap()).unwrap()) < 1e-4);
     }
 }

@@ -369,9 +369,106 @@ impl AdaIn1d {
     pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
         let h = self.fc.forward(style)?;
         let c = x.dim(1)?;
-        let gamma = h.narrow(1, 0, c)?.unsqueeze(2)?;
+        let gain = (h.narrow(1, 0, c)?.unsqueeze(2)? + 1.0)?;
         let beta = h.narrow(1, c, c)?.unsqueeze(2)?;
-        instance_norm(x, 1e-5)?.broadcast_mul(&(gamma + 1.0)?)?.broadcast_add(&beta)
+        if x.dim(0)? != 1 {
+            return instance_norm(x, 1e-5)?.broadcast_mul(&gain)?.broadcast_add(&beta);
+        }
+        let (x, gain, beta) = (x.contiguous()?, gain.contiguous()?, beta.contiguous()?);
+        if x.track_op() || gain.track_op() || beta.track_op() {
+            x.apply_op3(&gain, &beta, AffineInstanceNorm)
+        } else {
+            x.apply_op3_no_bwd(&gain, &beta, &AffineInstanceNorm)
+        }
+    }
+}
+
+/// `(x − mean_t x) / sqrt(var_t x + 1e-5) · gain + bias` per channel of a
+/// `[1, C, T]` tensor, with `gain` and `bias` `[1, C, 1]`, in two passes over
+/// the data. As separate candle ops it takes seven and, when differentiated,
+/// keeps four full-size intermediates; the backward pass here recomputes
+/// the normalized input from `x` instead.
+#[derive(Debug, Clone, Copy)]
+struct AffineInstanceNorm;
+
+const INSTANCE_NORM_EPS: f64 = 1e-5;
+
+/// Per-row mean and reciprocal standard deviation (biased variance).
+fn row_stats(row: &[f32]) -> (f32, f32) {
+    let n = row.len() as f64;
+    let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    (mean as f32, (1.0 / (var + INSTANCE_NORM_EPS).sqrt()) as f32)
+}
+
+fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(data), Some((start, end))) => Ok(&data[start..end]),
+        _ => candle_core::bail!("expected a contiguous f32 tensor"),
+    }
+}
+
+impl candle_core::CustomOp3 for AffineInstanceNorm {
+    fn name(&self) -> &'static str {
+        "affine-instance-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, gain, bias) = (contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?, contiguous_f32(s3, l3)?);
+        let (_, c, t) = l1.shape().dims3()?;
+        if gain.len() != c || bias.len() != c {
+            candle_core::bail!("instance norm: {c} channels, {} gains, {} biases", gain.len(), bias.len());
+        }
+        let mut y = Vec::with_capacity(x.len());
+        for (ch, row) in x.chunks_exact(t).enumerate() {
+            let (mean, inv) = row_stats(row);
+            let (g, b) = (gain[ch] * inv, bias[ch]);
+            y.extend(row.iter().map(|&v| (v - mean) * g + b));
+        }
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gain: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (_, c, t) = x.dims3()?;
+        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let gs: Vec<f32> = gain.flatten_all()?.to_vec1()?;
+        let dy: Vec<f32> = grad.contiguous()?.flatten_all()?.to_vec1()?;
+        let mut dx = Vec::with_capacity(xs.len());
+        let mut dgain = Vec::with_capacity(c);
+        let mut dbias = Vec::with_capacity(c);
+        for ch in 0..c {
+            let row = &xs[ch * t..(ch + 1) * t];
+            let g = &dy[ch * t..(ch + 1) * t];
+            let (mean, inv) = row_stats(row);
+            let sum_g: f64 = g.iter().map(|&v| v as f64).sum();
+            let sum_gx: f64 = g.iter().zip(row).map(|(&gv, &xv)| gv as f64 * ((xv - mean) * inv) as f64).sum();
+            dbias.push(sum_g as f32);
+            dgain.push(sum_gx as f32);
+            let (mg, mgx) = ((sum_g / t as f64) as f32, (sum_gx / t as f64) as f32);
+            let scale = gs[ch] * inv;
+            dx.extend(g.iter().zip(row).map(|(&gv, &xv)| scale * (gv - mg - (xv - mean) * inv * mgx)));
+        }
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (1, c, t), dev)?),
+            Some(Tensor::from_vec(dgain, (1, c, 1), dev)?),
+            Some(Tensor::from_vec(dbias, (1, c, 1), dev)?),
+        ))
     }
 }
 
@@ -490,6 +587,25 @@ mod tests {
             let g_theirs = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap().get(&x).unwrap().clone();
             let err = (g_ours - g_theirs).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(err < 1e-3, "k={k} d={dil}: input gradient differs by {err}");
+        }
+    }
+
+    #[test]
+    fn fused_adaptive_instance_norm_matches_candle_ops_forward_and_backward() {
+        let dev = Device::Cpu;
+        let x = candle_core::Var::randn(0.3f32, 2.0, (1, 5, 37), &dev).unwrap();
+        let gain = candle_core::Var::randn(1f32, 0.5, (1, 5, 1), &dev).unwrap();
+        let bias = candle_core::Var::randn(0f32, 0.5, (1, 5, 1), &dev).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (1, 5, 37), &dev).unwrap();
+        let ours = x.apply_op3(&gain, &bias, AffineInstanceNorm).unwrap();
+        let theirs = instance_norm(&x, 1e-5).unwrap().broadcast_mul(&gain).unwrap().broadcast_add(&bias).unwrap();
+        let max = |t: Tensor| t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(max((&ours - &theirs).unwrap()) < 1e-4);
+        let g1 = ours.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = theirs.mul(&probe).unwrap().sum_all().unwrap().backward().unwrap();
+        for v in [&x, &gain, &bias] {
+            let err = max((g1.get(v).unwrap() - g2.get(v).unwrap()).unwrap());
+            assert!(err < 1e-3, "gradient differs by {err}");
         }
     }
 

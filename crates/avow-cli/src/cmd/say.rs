@@ -138,7 +138,7 @@ fn write_wav_streaming(
     {
         let mut writer = hound::WavWriter::new(std::io::BufWriter::new(tmp.as_file_mut()), spec)
             .with_context(|| format!("cannot write {}", out.display()))?;
-        for piece in engine.stream(voice, text, speed)? {
+        for piece in engine.stream(voice, text, speed)?.whole_sentences() {
             let piece = piece?;
             samples += piece.len();
             for s in piece {

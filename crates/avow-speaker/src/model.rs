@@ -145,7 +145,7 @@ impl SpeakerEncoder {
             batch.extend_from_slice(&mel[s * N_MELS..(s + PARTIAL_FRAMES) * N_MELS]);
         }
         let mels = Tensor::from_vec(batch, (starts.len(), PARTIAL_FRAMES, N_MELS), &self.device)?;
-        let partials = self.partial_embeddings(&mels)?;
+        let partials = self.partial_embeddings(&mels, false)?;
         let mean = partials.mean(0)?.to_vec1::<f32>()?;
         Embedding::from_values(mean).ok_or_else(|| {
             SpeakerError::BadAudio("the embedding is zero (no partial produced activations)".into())
@@ -197,29 +197,51 @@ impl SpeakerEncoder {
             .map(|&s| mel.narrow(0, s, PARTIAL_FRAMES))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let mels = Tensor::stack(&parts, 0)?;
-        let mean = self.partial_embeddings(&mels)?.mean(0)?;
+        let mean = self.partial_embeddings(&mels, true)?.mean(0)?;
         l2_normalize(&mean, 0)
     }
 
     /// `[B, 160, 40]` mel partials → `[B, 256]` unit-norm partial embeddings.
-    fn partial_embeddings(&self, mels: &Tensor) -> candle_core::Result<Tensor> {
+    ///
+    /// With `for_gradients`, each step's input projection is its own matmul
+    /// on that step's input tensor. Otherwise all steps are projected in one
+    /// matmul and sliced per step, which is faster forward, but the backward
+    /// of every slice is a zero-padded tensor the size of the whole sequence
+    /// (quadratic in the number of steps).
+    fn partial_embeddings(&self, mels: &Tensor, for_gradients: bool) -> candle_core::Result<Tensor> {
         let (b, t, _) = mels.dims3()?;
         // Time-major so that each step's slice is contiguous.
-        let mut input = mels.transpose(0, 1)?.contiguous()?;
+        let mels_t = mels.transpose(0, 1)?.contiguous()?;
+        let mut inputs: Vec<Tensor> = if for_gradients {
+            mels_t.chunk(t, 0)?.into_iter().map(|x| x.squeeze(0)).collect::<candle_core::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        let mut batched = mels_t;
         let mut last_h = None;
         for (li, layer) in self.layers.iter().enumerate() {
-            let in_dim = input.dim(2)?;
-            let xp = input
-                .reshape((t * b, in_dim))?
-                .matmul(&layer.w_ih_t)?
-                .broadcast_add(&layer.bias)?
-                .reshape((t, b, 4 * HIDDEN))?;
+            let xp = if for_gradients {
+                None
+            } else {
+                let in_dim = batched.dim(2)?;
+                Some(
+                    batched
+                        .reshape((t * b, in_dim))?
+                        .matmul(&layer.w_ih_t)?
+                        .broadcast_add(&layer.bias)?
+                        .reshape((t, b, 4 * HIDDEN))?,
+                )
+            };
             let mut h = Tensor::zeros((b, HIDDEN), DType::F32, &self.device)?;
             let mut c = h.clone();
             let keep = li + 1 < self.layers.len();
             let mut outputs = Vec::with_capacity(if keep { t } else { 0 });
             for step in 0..t {
-                let gates = (xp.get(step)? + h.matmul(&layer.w_hh_t)?)?;
+                let projected = match &xp {
+                    Some(xp) => xp.get(step)?,
+                    None => inputs[step].matmul(&layer.w_ih_t)?.broadcast_add(&layer.bias)?,
+                };
+                let gates = (projected + h.matmul(&layer.w_hh_t)?)?;
                 let sig = sigmoid(&gates)?;
                 let i = sig.narrow(1, 0, HIDDEN)?;
                 let f = sig.narrow(1, HIDDEN, HIDDEN)?;
@@ -232,7 +254,11 @@ impl SpeakerEncoder {
                 }
             }
             if keep {
-                input = Tensor::stack(&outputs, 0)?;
+                if for_gradients {
+                    inputs = outputs;
+                } else {
+                    batched = Tensor::stack(&outputs, 0)?;
+                }
             }
             last_h = Some(h);
         }

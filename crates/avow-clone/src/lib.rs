@@ -12,6 +12,7 @@
 pub mod pitch;
 pub mod resample;
 pub mod search;
+pub mod sentences;
 
 pub use pitch::{semitones, PitchStats, PitchTracker};
 pub use resample::Downsample24To16;

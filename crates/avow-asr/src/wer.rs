@@ -179,8 +179,10 @@ mod tests {
 
     #[test]
     fn counts_each_kind_of_edit() {
-        let e = word_errors("the cat sat on the mat", "the cat sat on mat today");
-        assert_eq!((e.substitutions, e.deletions, e.insertions, e.reference_words), (0, 1, 1, 6));
+        let e = word_errors("the cat sat on the mat", "the cat sat on mat");
+        assert_eq!((e.substitutions, e.deletions, e.insertions, e.reference_words), (0, 1, 0, 6));
+        let e = word_errors("the cat sat on the mat", "the cat sat on the mat today");
+        assert_eq!((e.substitutions, e.deletions, e.insertions), (0, 0, 1));
         let e = word_errors("a b c", "a x c");
         assert_eq!((e.substitutions, e.deletions, e.insertions), (1, 0, 0));
         assert!((wer("a b c d", "a b c d") - 0.0).abs() < 1e-12);

@@ -19,6 +19,10 @@
 
 use rand::seq::SliceRandom;
 use rand::Rng;
+
+/// The `rand` crate this module draws challenges with, for callers that
+/// need an RNG (`rand::thread_rng()`) without depending on it themselves.
+pub use rand;
 use serde::{Deserialize, Serialize};
 
 use crate::wer::{align, normalize, Align};

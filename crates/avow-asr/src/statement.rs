@@ -100,7 +100,9 @@ fn check_name(name: &str) -> Result<String, StatementError> {
 /// The statement text before the name.
 const OPENING: &str = "I,";
 /// After the name, before the challenge.
-const MIDDLE: &str = ", consent to avow making a synthetic copy of my voice. \
+// Plain words only: Whisper tiny.en hears the rare word "avow" as "a vowel"
+// or "a while" (measured), so the statement does not name the program.
+const MIDDLE: &str = ", give my consent to make a synthetic copy of my voice. \
     I understand that it can say things I never said. My challenge words are:";
 
 fn compose(name: &str, challenge: &[String]) -> String {
@@ -241,7 +243,7 @@ mod tests {
         let a = ConsentStatement::new("Ada", &mut rng).expect("a");
         let b = ConsentStatement::new("Ada", &mut rng).expect("b");
         assert_ne!(a.challenge, b.challenge);
-        assert!(a.text.starts_with("I, Ada, consent"));
+        assert!(a.text.starts_with("I, Ada, give my consent"));
         assert!(a.text.ends_with(&format!("{}.", a.challenge.join(", "))));
     }
 

@@ -100,10 +100,11 @@ fn check_name(name: &str) -> Result<String, StatementError> {
 /// The statement text before the name.
 const OPENING: &str = "I,";
 /// After the name, before the challenge.
-// Plain words only: Whisper tiny.en hears the rare word "avow" as "a vowel"
-// or "a while" (measured), so the statement does not name the program.
-const MIDDLE: &str = ", give my consent to make a synthetic copy of my voice. \
-    I understand that it can say things I never said. My challenge words are:";
+// Plain, common words only: Whisper tiny.en heard the rare word "avow" as
+// "a vowel" or "a while", and "a synthetic copy" as "us in the inner copy"
+// (measured on stock voices), so the statement avoids both.
+const MIDDLE: &str = ", give my consent to make a copy of my voice. \
+    I know that the copy can say things I never said. My challenge words are:";
 
 fn compose(name: &str, challenge: &[String]) -> String {
     format!("{OPENING} {name}{MIDDLE} {}.", challenge.join(", "))

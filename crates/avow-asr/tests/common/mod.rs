@@ -36,9 +36,13 @@ pub fn transcriber() -> Option<Transcriber> {
     Some(Transcriber::load(&files).expect("the model loads"))
 }
 
-/// The shared LibriSpeech directory.
+/// The shared LibriSpeech directory: `AVOW_LIBRISPEECH`, else
+/// `shared/data/librispeech` next to the repository (as the other crates'
+/// tests expect it).
 pub fn librispeech() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/librispeech");
+    let dir = std::env::var_os("AVOW_LIBRISPEECH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/librispeech"));
     if dir.join("test-other").is_dir() {
         return Some(dir);
     }

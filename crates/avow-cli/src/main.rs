@@ -45,6 +45,8 @@ enum Command {
     /// Embed a watermark into an arbitrary file (for evaluation).
     #[command(subcommand)]
     Watermark(cmd::watermark::Command),
+    /// Transcribe English speech in WAV/FLAC files (Whisper tiny.en).
+    Transcribe(cmd::transcribe::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c),
         Command::Detect(a) => cmd::detect::run(a),
         Command::Watermark(c) => cmd::watermark::run(c),
+        Command::Transcribe(a) => cmd::transcribe::run(a),
     };
     match result {
         Ok(code) => code,

@@ -77,6 +77,22 @@ pub enum Command {
         #[arg(long, value_parser = parse_time)]
         at: Option<Timestamp>,
     },
+    /// Print a spoken-consent statement with a random challenge phrase for the voice owner to read aloud and record.
+    Statement(StatementArgs),
+}
+
+/// Arguments of `avow consent statement`.
+#[derive(clap::Args)]
+pub struct StatementArgs {
+    /// The voice owner's name, as they will say it.
+    #[arg(long)]
+    name: String,
+    /// Also save the statement with its challenge as JSON (for checking the recording at enrollment).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Arguments of `avow consent draft`.
@@ -186,7 +202,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Show { record, trust } => show(&record, &trust),
         Command::Verify(a) => verify(a),
         Command::Revoke { record, key, reason, revoked, at } => revoke(&record, &key, &reason, revoked, at),
+        Command::Statement(a) => statement(a),
     }
+}
+
+fn statement(a: StatementArgs) -> anyhow::Result<ExitCode> {
+    let st = avow_asr::ConsentStatement::new(&a.name, &mut avow_asr::statement::rand::thread_rng())?;
+    if let Some(out) = &a.out {
+        write_atomic(out, format!("{}\n", st.to_json()).as_bytes(), a.force)?;
+        eprintln!("saved the statement and its challenge to {}", out.display());
+    }
+    println!("{}", st.text);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn hash_file(path: &Path) -> anyhow::Result<FileHash> {

@@ -7,4 +7,5 @@ pub mod detect;
 pub mod keys;
 pub mod models;
 pub mod say;
+pub mod transcribe;
 pub mod watermark;

@@ -45,6 +45,11 @@ enum Command {
     /// Embed a watermark into an arbitrary file (for evaluation).
     #[command(subcommand)]
     Watermark(cmd::watermark::Command),
+    /// Check a speaker's recordings and spoken consent, clone the voice, and draft its consent record.
+    Enroll(cmd::enroll::EnrollArgs),
+    /// Build voice packs from recordings.
+    #[command(subcommand)]
+    Voice(cmd::enroll::VoiceCommand),
     /// Transcribe English speech in WAV/FLAC files (Whisper tiny.en).
     Transcribe(cmd::transcribe::Args),
 }
@@ -61,6 +66,8 @@ fn main() -> ExitCode {
         Command::Detect(a) => cmd::detect::run(a),
         Command::Watermark(c) => cmd::watermark::run(c),
         Command::Transcribe(a) => cmd::transcribe::run(a),
+        Command::Enroll(a) => cmd::enroll::run_enroll(a),
+        Command::Voice(c) => cmd::enroll::run_voice(c),
     };
     match result {
         Ok(code) => code,

@@ -48,7 +48,7 @@ pub struct SearchConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        Self { steps: 40, learning_rate: 0.15, f0_weight: 1.0, prior_weight: 0.02 }
+        Self { steps: 16, learning_rate: 0.15, f0_weight: 1.0, prior_weight: 0.02 }
     }
 }
 

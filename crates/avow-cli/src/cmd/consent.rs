@@ -216,7 +216,7 @@ fn statement(a: StatementArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn hash_file(path: &Path) -> anyhow::Result<FileHash> {
+pub(crate) fn hash_file(path: &Path) -> anyhow::Result<FileHash> {
     let bytes = read_limited(path, 1 << 30)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(FileHash { name, sha256: sha256_hex(&bytes) })

@@ -1,0 +1,235 @@
+//! Enrollment: from a person's recordings and their spoken consent to a
+//! voice pack.
+//!
+//! Three steps, each refusing with a precise error:
+//! 1. the reference recordings pass the input checks of
+//!    [`avow_speaker::enrollment`] (enough speech, no clipping, one speaker);
+//! 2. the consent recording says the statement with its challenge words
+//!    (Whisper, [`avow_asr::check_statement`]) in the same voice as the
+//!    references (GE2E cosine at least [`avow_speaker::calibration::CONSENT_THRESHOLD`]);
+//! 3. [`Cloner::clone_voice`] finds a Kokoro style for the speaker by
+//!    analysis-by-synthesis ([`avow_clone`]) and returns the voice pack.
+//!
+//! A pack is inert until a consent record for its exact bytes is signed by a
+//! trusted issuer; the CLI drafts that record from what this crate measured.
+
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use avow_asr::{check_statement, ConsentStatement, StatementCheck, Transcriber};
+use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
+use avow_kokoro::KModel;
+use avow_models::ModelCache;
+use avow_phonemize::EspeakPhonemizer;
+use avow_speaker::enrollment::{Enrollment, Limits};
+use avow_speaker::{Embedding, SpeakerEncoder};
+use avow_text::{KokoroVocab, Language, TextFrontEnd};
+use avow_voice::{VoiceMeta, VoicePackData};
+use candle_core::Tensor;
+
+/// Why enrollment or cloning stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// The reference or consent audio was refused.
+    #[error(transparent)]
+    Audio(#[from] avow_speaker::enrollment::EnrollError),
+    /// The consent recording does not say the statement.
+    #[error(
+        "the consent recording does not say the statement (word error rate {:.0}%, {} challenge word(s) wrong); heard: \"{}\"",
+        100.0 * check.wer, check.challenge_errors, check.transcript
+    )]
+    StatementNotSpoken {
+        /// What the check found.
+        check: StatementCheck,
+    },
+    /// The consent recording is in another voice than the references.
+    #[error(
+        "the consent recording does not come from the speaker of the reference recordings \
+         (GE2E cosine {cosine:.3}, at least {threshold:.2} needed)"
+    )]
+    DifferentSpeaker {
+        /// Cosine between the consent recording and the references' centroid.
+        cosine: f32,
+        /// The calibrated threshold.
+        threshold: f32,
+    },
+    /// The model cache could not provide a model.
+    #[error("{0}")]
+    Models(String),
+    /// Speech recognition failed.
+    #[error(transparent)]
+    Asr(#[from] avow_asr::AsrError),
+    /// The speaker encoder failed.
+    #[error(transparent)]
+    Speaker(#[from] avow_speaker::SpeakerError),
+    /// The style search failed.
+    #[error(transparent)]
+    Clone(#[from] avow_clone::CloneError),
+    /// The acoustic model failed.
+    #[error(transparent)]
+    Model(#[from] avow_kokoro::ModelError),
+    /// The text front end failed on the training sentences.
+    #[error("text front end: {0}")]
+    Text(String),
+    /// The voice pack could not be built.
+    #[error(transparent)]
+    Pack(#[from] avow_voice::VoicePackError),
+}
+
+/// Result of the spoken-consent check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpokenConsent {
+    /// What Whisper heard and how it scored against the statement.
+    pub statement: StatementCheck,
+    /// GE2E cosine between the consent recording and the references' centroid.
+    pub speaker_cosine: f32,
+}
+
+/// Checks that `recording` says `statement` in the voice whose centroid is
+/// `speaker`. Refuses with [`EnrollError::StatementNotSpoken`] or
+/// [`EnrollError::DifferentSpeaker`].
+pub fn check_spoken_consent(
+    recording: &Path,
+    statement: &ConsentStatement,
+    speaker: &Embedding,
+    encoder: &SpeakerEncoder,
+    transcriber: &Transcriber,
+) -> Result<SpokenConsent, EnrollError> {
+    // Prepared like a reference recording (trimmed, loudness-normalized), but
+    // a statement is short: no minimum amount of speech here.
+    let limits = Limits { min_speech_secs: 0.0, ..Limits::default() };
+    let prepared = avow_speaker::enrollment::prepare_file(recording, encoder, &limits)?;
+    let transcript = transcriber.transcribe(&prepared.audio_16k)?;
+    let check = check_statement(&transcript.text, statement);
+    if !check.passed {
+        return Err(EnrollError::StatementNotSpoken { check });
+    }
+    let cosine = prepared.embedding.cosine(speaker);
+    let threshold = avow_speaker::calibration::CONSENT_THRESHOLD;
+    if cosine < threshold {
+        return Err(EnrollError::DifferentSpeaker { cosine, threshold });
+    }
+    Ok(SpokenConsent { statement: check, speaker_cosine: cosine })
+}
+
+/// A cloned voice and how it was found.
+#[derive(Debug, Clone)]
+pub struct ClonedVoice {
+    /// The voice pack contents.
+    pub pack: VoicePackData,
+    /// The stock voice the search started from.
+    pub base_voice: String,
+    /// GE2E cosine of the base voice's speech with the speaker, per stock voice.
+    pub base_scores: Vec<(String, f32)>,
+    /// The reference's F0 median (Hz), if it had enough voiced frames.
+    pub speaker_f0_hz: Option<f32>,
+    /// Per-step numbers of the search.
+    pub history: Vec<StepReport>,
+}
+
+struct Encoder<'a>(&'a SpeakerEncoder);
+
+impl SpeakerEmbedder for Encoder<'_> {
+    fn embed_tensor(&self, wav_16k: &Tensor) -> candle_core::Result<Tensor> {
+        self.0.embed_tensor(wav_16k)
+    }
+}
+
+/// The models cloning needs, loaded once.
+pub struct Cloner {
+    model: KModel,
+    encoder: SpeakerEncoder,
+    training: Vec<Vec<u32>>,
+    stock: Vec<(String, Vec<f32>)>,
+    spread: Vec<f32>,
+    model_id: String,
+}
+
+impl Cloner {
+    /// Loads Kokoro, the stock voices and the speaker encoder from the model
+    /// cache (fetching on first use), and phonemizes the training sentences.
+    pub fn open(cache: &ModelCache, progress: bool) -> Result<Self, EnrollError> {
+        let files = cache.ensure(progress).map_err(|e| EnrollError::Models(e.to_string()))?;
+        let model = KModel::from_file(&files.weights)?;
+        let encoder = avow_speaker::SpeakerEncoder::from_cache(progress)?;
+        let vocab_text = std::fs::read_to_string(&files.vocab).map_err(|e| EnrollError::Models(format!("{}: {e}", files.vocab.display())))?;
+        let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EnrollError::Models(e.to_string()))?;
+        let front = TextFrontEnd::new(EspeakPhonemizer::new().map_err(|e| EnrollError::Text(e.to_string()))?, vocab);
+        let training = avow_clone::sentences::TRAINING_EN
+            .iter()
+            .map(|s| {
+                let utterances = front.prepare(s, Language::EnUs).map_err(|e| EnrollError::Text(e.to_string()))?;
+                Ok(utterances.into_iter().flat_map(|u| u.ids).collect::<Vec<u32>>())
+            })
+            .collect::<Result<Vec<_>, EnrollError>>()?;
+        let mut stock = Vec::new();
+        for (name, path) in &files.voices {
+            let bytes = std::fs::read(path).map_err(|e| EnrollError::Models(format!("{}: {e}", path.display())))?;
+            stock.push((name.clone(), VoicePackData::from_bytes(&bytes)?.style));
+        }
+        if stock.is_empty() {
+            return Err(EnrollError::Models("the model cache has no stock voices to start from".into()));
+        }
+        let tables: Vec<&[f32]> = stock.iter().map(|(_, t)| t.as_slice()).collect();
+        let spread = style_spread(&tables)?;
+        Ok(Self { model, encoder, training, stock, spread, model_id: cache.spec().model_id.clone() })
+    }
+
+    /// The speaker encoder (for enrollment checks).
+    pub fn encoder(&self) -> &SpeakerEncoder {
+        &self.encoder
+    }
+
+    /// GE2E embedding of the base model speaking training sentence `i` with
+    /// `table` (unmarked audio never leaves this function).
+    fn embed_speech(&self, table: &[f32], i: usize) -> Result<Embedding, EnrollError> {
+        let ids = &self.training[i % self.training.len()];
+        let row = ids.len().saturating_sub(1).min(avow_voice::STYLE_ROWS - 1);
+        let audio = self.model.synthesize(ids, &table[row * avow_voice::STYLE_DIM..(row + 1) * avow_voice::STYLE_DIM], 1.0)?.audio;
+        let audio_16k = avow_audio::resample(&audio, avow_kokoro::SAMPLE_RATE, 16_000).map_err(|e| EnrollError::Text(e.to_string()))?;
+        Ok(self.encoder.embed(&avow_speaker::frontend::normalize_volume(&audio_16k))?)
+    }
+
+    /// Clones the speaker of `enrollment` into a voice pack named `name` for
+    /// `language`, calling `on_step` after each search step.
+    pub fn clone_voice(
+        &self,
+        enrollment: &Enrollment,
+        name: &str,
+        language: &str,
+        config: &SearchConfig,
+        on_step: impl FnMut(&StepReport),
+    ) -> Result<ClonedVoice, EnrollError> {
+        let tracker = PitchTracker::new(16_000);
+        let pitch = tracker.stats(enrollment.recordings.iter().map(|r| r.audio_16k.as_slice()));
+        // Start from the stock voice that already sounds closest.
+        let mut base_scores = Vec::with_capacity(self.stock.len());
+        for (voice, table) in &self.stock {
+            let probes = [self.embed_speech(table, 0)?, self.embed_speech(table, 1)?];
+            let centroid = Embedding::centroid(&probes).ok_or_else(|| EnrollError::Text("empty probe".into()))?;
+            base_scores.push((voice.clone(), centroid.cosine(&enrollment.centroid)));
+        }
+        let best = (0..base_scores.len()).max_by(|&a, &b| base_scores[a].1.total_cmp(&base_scores[b].1)).unwrap_or(0);
+        let base = &self.stock[best].1;
+        let target = CloneTarget {
+            embedding: enrollment.centroid.as_slice().to_vec(),
+            mean_log2_f0: pitch.map(|p| p.mean_log2),
+        };
+        let result = search(&self.model, &Encoder(&self.encoder), base, &self.spread, &self.training, &target, config, on_step)?;
+        let pack = VoicePackData {
+            meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },
+            style: apply_offset(base, &result.offset),
+            adapters: Vec::new(),
+        };
+        // Round-trip once so a pack that would not load is caught here.
+        VoicePackData::from_bytes(&pack.to_bytes()?)?;
+        Ok(ClonedVoice {
+            pack,
+            base_voice: self.stock[best].0.clone(),
+            base_scores,
+            speaker_f0_hz: pitch.map(|p| p.median_hz),
+            history: result.history,
+        })
+    }
+}

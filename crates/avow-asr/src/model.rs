@@ -52,7 +52,7 @@ impl WhisperConfig {
         if nonzero.contains(&0) {
             return Err(format!("a dimension is zero: {self:?}"));
         }
-        if self.d_model % self.encoder_heads != 0 || self.d_model % self.decoder_heads != 0 {
+        if !self.d_model.is_multiple_of(self.encoder_heads) || !self.d_model.is_multiple_of(self.decoder_heads) {
             return Err(format!("d_model {} is not divisible by the head count", self.d_model));
         }
         Ok(())

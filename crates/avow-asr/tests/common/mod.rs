@@ -36,18 +36,17 @@ pub fn transcriber() -> Option<Transcriber> {
     Some(Transcriber::load(&files).expect("the model loads"))
 }
 
-/// The shared LibriSpeech directory: `AVOW_LIBRISPEECH`, else
-/// `shared/data/librispeech` next to the repository (as the other crates'
-/// tests expect it).
+/// The shared LibriSpeech directory: `AVOW_SHARED_DATA`, else
+/// `shared/data/librispeech` next to an ancestor of this crate (the main
+/// checkout and worktrees sit at different depths), as avow-speaker's tests.
 pub fn librispeech() -> Option<PathBuf> {
-    let dir = std::env::var_os("AVOW_LIBRISPEECH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/librispeech"));
-    if dir.join("test-other").is_dir() {
-        return Some(dir);
+    let found = std::env::var_os("AVOW_SHARED_DATA").map(PathBuf::from).filter(|p| p.is_dir()).or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).ancestors().map(|a| a.join("shared/data/librispeech")).find(|p| p.is_dir())
+    });
+    if found.is_none() {
+        skip("the shared LibriSpeech data is missing (set AVOW_SHARED_DATA)".to_string());
     }
-    skip(format!("no shared speech in {}", dir.display()));
-    None
+    found
 }
 
 /// 16 kHz samples of a fixture path (`a.flac+b.flac` concatenates).

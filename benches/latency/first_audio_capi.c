@@ -1,0 +1,65 @@
+/* Time to first audio through the C ABI with the engine already loaded: what
+ * a long-lived embedder (an AAC app, or a speech-dispatcher module that keeps
+ * avow in process) waits between handing over text and receiving the first
+ * watermarked samples. Built and run by first_audio.sh.
+ *
+ * Usage: first_audio_capi LEDGER REPEATS TEXT...
+ * Prints one line per run: "capi <ms to first audio> <text index>".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "avow.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Notes when the first piece arrives and stops the stream there. */
+static int first_piece(const float *samples, size_t len, void *user_data) {
+  (void)samples;
+  (void)len;
+  *(double *)user_data = now_ms();
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s LEDGER REPEATS TEXT...\n", argv[0]);
+    return 2;
+  }
+  int repeats = atoi(argv[2]);
+  AvowEngine *engine = NULL;
+  double t0 = now_ms();
+  AvowStatus status = avow_engine_open(NULL, NULL, NULL, argv[1], &engine);
+  if (status != AVOW_STATUS_OK) {
+    fprintf(stderr, "engine: %s: %s\n", avow_status_name(status), avow_last_error());
+    return 1;
+  }
+  printf("open %.0f\n", now_ms() - t0);
+  AvowVoice *voice = NULL;
+  status = avow_voice_stock(engine, "jf_alpha", "accessibility", "en-us", &voice);
+  if (status != AVOW_STATUS_OK) {
+    fprintf(stderr, "voice: %s: %s\n", avow_status_name(status), avow_last_error());
+    return 1;
+  }
+  for (int r = 0; r < repeats; r++) {
+    for (int t = 3; t < argc; t++) {
+      double first = 0;
+      double start = now_ms();
+      status = avow_stream(engine, voice, argv[t], 1.0f, first_piece, &first);
+      if (status != AVOW_STATUS_CANCELLED && status != AVOW_STATUS_OK) {
+        fprintf(stderr, "stream: %s: %s\n", avow_status_name(status), avow_last_error());
+        return 1;
+      }
+      printf("capi %.0f %d\n", first - start, t - 3);
+      fflush(stdout);
+    }
+  }
+  avow_voice_free(voice);
+  avow_engine_free(engine);
+  return 0;
+}

@@ -11,7 +11,10 @@
 #    end of the audio.
 # 2. The C ABI with the engine loaded once (first_audio_capi.c): from
 #    avow_stream() to the first callback.
-# Prints medians (ms) per text as a Markdown table; raw runs go to OUT.
+# Prints medians (ms) per text as a Markdown table, wall time and CPU time
+# (user + system, all threads: on a busy machine the wall time mostly measures
+# the other load, the CPU time much less); raw runs go to OUT.
+# Needs /usr/bin/time (Debian package `time`).
 # Needs the model cache (`avow models fetch`). Ledger entries go to OUT.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -39,21 +42,24 @@ for i in "${!texts[@]}"; do
   for _ in $(seq "$repeats"); do
     t0=$(date +%s%N)
     printf %s "${texts[$i]}" \
-      | "$avow" say --out - --voice jf_alpha --purpose accessibility --lang en-us \
+      | /usr/bin/time -f "%U %S" -o "$out/cpu" "$avow" say --out - --voice jf_alpha --purpose accessibility --lang en-us \
       | { head -c 1 > /dev/null; date +%s%N > "$out/first"; cat > /dev/null; }
     t1=$(date +%s%N)
-    echo "cli $(ms "$t0" "$(cat "$out/first")") $(ms "$t0" "$t1") $i" >> "$out/cli.txt"
+    cpu=$(awk '{ printf "%d", ($1 + $2) * 1000 }' "$out/cpu")
+    echo "cli $(ms "$t0" "$(cat "$out/first")") $(ms "$t0" "$t1") $i $cpu" >> "$out/cli.txt"
   done
 done
 "$out/first_audio_capi" "$out/ledger-capi.jsonl" "$repeats" "${texts[@]}" > "$out/capi.txt"
 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| text | avow say --out -: first byte | avow say --out -: all audio | C ABI, engine loaded: first audio |"
-echo "|---|---|---|---|"
+echo "| text | avow say --out -: first byte | all audio | CPU of the whole process | C ABI, engine loaded: first audio | CPU to first audio |"
+echo "|---|---|---|---|---|---|"
 for i in "${!texts[@]}"; do
   first=$(awk -v i="$i" '$4 == i { print $2 }' "$out/cli.txt" | median)
   total=$(awk -v i="$i" '$4 == i { print $3 }' "$out/cli.txt" | median)
+  cli_cpu=$(awk -v i="$i" '$4 == i { print $5 }' "$out/cli.txt" | median)
   capi=$(awk -v i="$i" '$1 == "capi" && $3 == i { print $2 }' "$out/capi.txt" | median)
-  echo "| ${texts[$i]} | $first ms | $total ms | $capi ms |"
+  capi_cpu=$(awk -v i="$i" '$1 == "capi" && $3 == i { print $4 }' "$out/capi.txt" | median)
+  echo "| ${texts[$i]} | $first ms | $total ms | $cli_cpu ms | $capi ms | $capi_cpu ms |"
 done
 echo "C ABI engine open (model load): $(awk '$1 == "open" { print $2 }' "$out/capi.txt") ms"

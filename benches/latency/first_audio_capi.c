@@ -4,10 +4,15 @@
  * watermarked samples. Built and run by first_audio.sh.
  *
  * Usage: first_audio_capi LEDGER REPEATS TEXT...
- * Prints one line per run: "capi <ms to first audio> <text index>".
+ * Prints one line per run: "capi <ms to first audio> <text index> <CPU ms>",
+ * where CPU ms is the process's user + system time over the call (all
+ * threads), a figure that other load on the machine inflates much less than
+ * the wall time.
  */
+#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "avow.h"
@@ -19,6 +24,12 @@ static double now_ms(void) {
 }
 
 /* Notes when the first piece arrives and stops the stream there. */
+static double cpu_ms(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static int first_piece(const float *samples, size_t len, void *user_data) {
   (void)samples;
   (void)len;
@@ -50,12 +61,14 @@ int main(int argc, char **argv) {
     for (int t = 3; t < argc; t++) {
       double first = 0;
       double start = now_ms();
+      double cpu_start = cpu_ms();
       status = avow_stream(engine, voice, argv[t], 1.0f, first_piece, &first);
+      double cpu = cpu_ms() - cpu_start;
       if (status != AVOW_STATUS_CANCELLED && status != AVOW_STATUS_OK) {
         fprintf(stderr, "stream: %s: %s\n", avow_status_name(status), avow_last_error());
         return 1;
       }
-      printf("capi %.0f %d\n", first - start, t - 3);
+      printf("capi %.0f %d %.0f\n", first - start, t - 3, cpu);
       fflush(stdout);
     }
   }

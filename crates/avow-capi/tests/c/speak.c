@@ -21,6 +21,12 @@
 
 #include "avow.h"
 
+/* Two sentences, about 7 s of speech: the watermark payload needs a few
+ * seconds of audio to decode reliably. */
+#define TEXT                                          \
+  "The library speaks these words for a C program. " \
+  "Like every other output, they are consented, marked and logged."
+
 static int failures = 0;
 
 #define CHECK(cond, ...)                                   \
@@ -186,11 +192,7 @@ int main(int argc, char **argv) {
 
   /* One buffer. */
   AvowSpeech speech;
-  /* About 7 s of speech: the watermark payload needs a few seconds to decode reliably. */
-  status = avow_speak(engine, voice,
-                      "The library speaks these words for a C program. "
-                      "Like every other output, they are consented, marked and logged.",
-                      1.0f, &speech);
+  status = avow_speak(engine, voice, TEXT, 1.0f, &speech);
   CHECK(status == AVOW_STATUS_OK, "speak: %s", avow_status_name(status));
   CHECK(speech.samples != NULL && speech.len > AVOW_SAMPLE_RATE, "speak: %zu samples", speech.len);
   CHECK(speech.sample_rate == AVOW_SAMPLE_RATE, "speak: rate %u", (unsigned)speech.sample_rate);
@@ -214,7 +216,7 @@ int main(int argc, char **argv) {
 
   /* Sentence by sentence. */
   struct collector all = {0};
-  status = avow_stream(engine, voice, "First, a short sentence. Then a second one follows it.", 1.0f, collect, &all);
+  status = avow_stream(engine, voice, TEXT, 1.0f, collect, &all);
   CHECK(status == AVOW_STATUS_OK, "stream: %s", avow_status_name(status));
   CHECK(all.pieces >= 2, "stream: %zu pieces for two sentences", all.pieces);
   CHECK(!all.bad_piece, "stream: an empty or NULL piece");

@@ -149,7 +149,7 @@ fn shells(command: &str) -> Vec<(&'static str, Command)> {
 }
 
 /// Text that would run commands, redirect, background or glob if the shell
-/// ever interpreted it. One sentence, so avow logs it as one ledger entry.
+/// ever interpreted it. One sentence, so every ledger entry names its hash.
 const HOSTILE_TEXT: &str = "It's \"quoted\" $(touch PWNED) and `touch PWNED2`; echo $HOME & true | cat > x \\ 100% %s done.";
 
 fn write_script(path: &Path, body: &str) {
@@ -237,8 +237,18 @@ fn check_marked_pcm(pcm: &[u8], voice: &str) {
     assert_eq!(detection.payload, Some(stock_payload(voice)));
 }
 
-fn ledger_entries(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+/// The ledger proves avow spoke exactly `sentence`, quotes and all: the
+/// stream logs each piece (the opening words of a first sentence come as a
+/// piece of their own) with the hash of the sentence it belongs to.
+fn assert_ledger_names_exactly(ledger: &Path, sentence: &str) {
+    let entries: Vec<serde_json::Value> =
+        std::fs::read_to_string(ledger).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!entries.is_empty(), "no ledger entry");
+    for e in &entries {
+        assert_eq!(e["text_sha256"], avow_consent::sha256_hex(sentence.as_bytes()), "the text changed on its way to avow");
+        assert_eq!(e["purpose"], "accessibility");
+    }
+    avow_consent::ledger::verify(ledger).unwrap();
 }
 
 /// A `bin` directory with the real `avow` and a stub player.
@@ -273,10 +283,7 @@ fn generic_module_command_plays_marked_speech_of_exactly_the_text() {
     check_marked_pcm(&std::fs::read(out.join("paplay.pcm")).unwrap(), "jf_alpha");
     no_files_created_by_the_text(&work);
     // The ledger proves avow spoke exactly the text, quotes and all.
-    let entries = ledger_entries(&ledger);
-    assert_eq!(entries.len(), 1, "one sentence, one ledger entry");
-    assert_eq!(entries[0]["text_sha256"], avow_consent::sha256_hex(HOSTILE_TEXT.as_bytes()));
-    assert_eq!(entries[0]["purpose"], "accessibility");
+    assert_ledger_names_exactly(&ledger, HOSTILE_TEXT);
 }
 
 /// Runs `cmd` to completion or kills it after `limit`.
@@ -384,7 +391,5 @@ fn speech_dispatcher_speaks_through_the_avow_module_headless() {
     for name in ["RAN1", "RAN2"] {
         assert!(!d.join(name).exists(), "the text was executed: {name} exists");
     }
-    let entries = ledger_entries(&ledger);
-    assert_eq!(entries.len(), 1, "one sentence, one ledger entry");
-    assert_eq!(entries[0]["text_sha256"], avow_consent::sha256_hex(text.as_bytes()), "the text reached avow unchanged");
+    assert_ledger_names_exactly(&ledger, text);
 }

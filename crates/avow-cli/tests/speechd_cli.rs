@@ -230,7 +230,7 @@ fn stock_payload(voice: &str) -> u32 {
 
 /// Checks captured s16le PCM: speech of a plausible length carrying `voice`'s watermark.
 fn check_marked_pcm(pcm: &[u8], voice: &str) {
-    assert!(pcm.len() > 24_000 && pcm.len() % 2 == 0, "{} bytes of PCM", pcm.len());
+    assert!(pcm.len() > 24_000 && pcm.len().is_multiple_of(2), "{} bytes of PCM", pcm.len());
     let samples: Vec<f32> = pcm.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
     let detection = avow_watermark::Detector::new(&avow_watermark::Key::default_public()).detect(&samples, 24_000).unwrap();
     assert!(detection.detected, "no watermark in the played audio");

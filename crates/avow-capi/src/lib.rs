@@ -594,9 +594,10 @@ pub unsafe extern "C" fn avow_speech_free(speech: *mut AvowSpeech) {
     speech.len = 0;
 }
 
-/// Speaks `text` sentence by sentence: `callback` receives each piece of
-/// watermarked audio as soon as its sentence is synthesized (first audio
-/// after one sentence, not the whole text). Each piece gets its own audit
+/// Speaks `text` piece by piece: `callback` receives each piece of
+/// watermarked audio as soon as it is synthesized: the first sentence's
+/// opening words, then the rest of it, then each further sentence (so the
+/// first audio does not wait for the whole text). Each piece gets its own audit
 /// ledger entry, written before the callback sees it. Concatenated, the
 /// pieces carry `voice`'s watermark just as [`avow_speak`]'s buffer does.
 ///

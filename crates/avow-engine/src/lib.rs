@@ -107,6 +107,79 @@ pub const OPENING_MAX_TOKENS: usize = 24;
 /// Fewest tokens on either side of the opening split.
 pub const OPENING_MIN_TOKENS: usize = 6;
 
+/// Audio samples one period of the watermark pattern spans at
+/// [`SAMPLE_RATE`] (a block of 140 units × 2 STFT frames × 256-sample hop,
+/// see the `avow-watermark` layout). Pieces marked with
+/// [`SpeakOptions::mark_offset`] line up on this grid.
+pub const MARK_PERIOD_SAMPLES: u64 = 140 * 2 * 256;
+
+/// How [`Engine::speak_with`] renders speech.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeakOptions {
+    /// The model's speaking rate (1.0 is natural; [`MIN_SPEED`]..=[`MAX_SPEED`]).
+    pub speed: f32,
+    /// Pitch-preserving tempo change applied to the synthesized speech
+    /// before it is marked (1.0 = none, 1.1 = 10 % shorter;
+    /// `avow_audio::stretch::MIN_TEMPO..=MAX_TEMPO`). Changing the tempo of
+    /// already-marked audio would smear the mark; here the mark is applied
+    /// to the final waveform.
+    pub tempo: f32,
+    /// Where, in samples at [`SAMPLE_RATE`], the first sample of this speech
+    /// will sit in a longer track. The mark is laid on the grid of that
+    /// track, so pieces placed at their offsets carry one continuous,
+    /// in-phase mark, which a detector reading the whole track can fold
+    /// together (independently marked pieces would each start their own
+    /// pattern at an arbitrary phase). 0 for standalone audio.
+    pub mark_offset: u64,
+}
+
+impl Default for SpeakOptions {
+    fn default() -> Self {
+        Self { speed: 1.0, tempo: 1.0, mark_offset: 0 }
+    }
+}
+
+/// How long a text will take to say, known before any audio is made: the
+/// model's duration prediction, without rendering. See [`Engine::timing`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechTiming {
+    /// Unrounded frames per token (pads included) at speed 1, per utterance.
+    raw_frames: Vec<Vec<f32>>,
+}
+
+impl SpeechTiming {
+    /// Samples (at [`SAMPLE_RATE`]) that [`Engine::speak`] at `speed`
+    /// produces for this text. Exact: the model rounds `frames / speed` per
+    /// token (halves to even, at least one frame) and renders 600 samples
+    /// per frame; this mirrors that rounding.
+    pub fn samples_at(&self, speed: f32) -> usize {
+        self.raw_frames
+            .iter()
+            .flatten()
+            .map(|&d| round_half_even(d / speed).max(1.0) as usize * SAMPLES_PER_FRAME)
+            .sum()
+    }
+
+    /// Samples that [`Engine::speak_with`] produces with `options` (speed,
+    /// then the tempo change).
+    pub fn samples_with(&self, options: &SpeakOptions) -> usize {
+        avow_audio::stretch::stretched_len(self.samples_at(options.speed), options.tempo)
+    }
+}
+
+/// Audio samples per predicted duration frame (the decoder's upsampling).
+const SAMPLES_PER_FRAME: usize = 600;
+
+/// Rounds halves to even, as the model's duration rounding does.
+fn round_half_even(x: f32) -> f32 {
+    let r = x.round();
+    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        r - x.signum()
+    } else {
+        r
+    }
+}
+
 /// Largest speed factor accepted.
 pub const MAX_SPEED: f32 = 2.5;
 /// Smallest speed factor accepted.
@@ -200,6 +273,57 @@ impl Engine {
         Ok(Speech { samples: marked, watermark: voice.consent().watermark_payload() })
     }
 
+    /// Like [`Engine::speak`], with a pitch-preserving tempo change and a mark
+    /// placed on a longer track's grid (see [`SpeakOptions`]). The tempo
+    /// change happens before the watermark and the ledger entry, so the
+    /// returned audio is marked exactly as [`Engine::speak`]'s is.
+    pub fn speak_with(&self, voice: &Voice, text: &str, options: &SpeakOptions) -> Result<Speech, EngineError> {
+        let lang = self.language_of(voice)?;
+        check_speed(options.speed)?;
+        check_tempo(options.tempo)?;
+        let utterances = self.front.prepare(text, lang)?;
+        let mut raw = Vec::new();
+        for u in &utterances {
+            raw.extend(self.synthesize(voice, u, options.speed)?);
+        }
+        let raw = avow_audio::stretch::time_stretch(&raw, SAMPLE_RATE, options.tempo)?;
+        // Lead the marker in with silence up to the track's grid position;
+        // the mark on silence is nil and the lead-in is dropped again.
+        let lead = (options.mark_offset % MARK_PERIOD_SAMPLES) as usize;
+        let marker = Watermarker::new(&self.key, voice.consent().watermark_payload());
+        let mut stream = marker.stream();
+        let mut marked = stream.push(&vec![0.0; lead])?;
+        marked.extend(stream.push(&raw)?);
+        marked.extend(stream.finish());
+        marked.drain(..lead.min(marked.len()));
+        self.record(voice, text, &marked)?;
+        Ok(Speech { samples: marked, watermark: voice.consent().watermark_payload() })
+    }
+
+    /// How long `text` will take to say with `voice`, from the model's
+    /// duration predictor alone (no audio is rendered, so nothing is marked
+    /// or logged). For planning: fitting speech to a time slot before
+    /// synthesizing it once.
+    pub fn timing(&self, voice: &Voice, text: &str) -> Result<SpeechTiming, EngineError> {
+        let lang = self.language_of(voice)?;
+        let utterances = self.front.prepare(text, lang)?;
+        let mut raw_frames = Vec::with_capacity(utterances.len());
+        for u in &utterances {
+            check_known(u)?;
+            let mut ids = Vec::with_capacity(u.ids.len() + 2);
+            ids.push(0u32);
+            ids.extend_from_slice(&u.ids);
+            ids.push(0);
+            let device = self.model.device();
+            let model_err = |e: candle_core::Error| EngineError::Model(avow_kokoro::ModelError::Candle(e));
+            let ids = candle_core::Tensor::new(ids.as_slice(), device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
+            let style = voice.style_row(u.ids.len().saturating_sub(1));
+            let style = candle_core::Tensor::new(style, device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
+            raw_frames.push(self.model.raw_durations(&ids, &style)?);
+        }
+        Ok(SpeechTiming { raw_frames })
+    }
+
     /// Speaks `text` sentence by sentence: each item is the next piece of
     /// marked audio, available as soon as its sentence is synthesized. The
     /// first sentence's opening words (up to a clause mark or about four
@@ -231,12 +355,7 @@ impl Engine {
     }
 
     fn synthesize(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<Vec<f32>, EngineError> {
-        if !u.unknown.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "cannot speak symbols the model does not know: {}",
-                avow_text::vocab::describe_unknown(&u.unknown)
-            )));
-        }
+        check_known(u)?;
         // Kokoro picks the style row by phoneme count minus one.
         let style = voice.style_row(u.ids.len().saturating_sub(1));
         Ok(self.model.synthesize(&u.ids, style, speed)?.audio)
@@ -283,6 +402,26 @@ impl Engine {
         let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         ledger.append(&entry)?;
         Ok(())
+    }
+}
+
+fn check_known(u: &Utterance) -> Result<(), EngineError> {
+    if u.unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!(
+            "cannot speak symbols the model does not know: {}",
+            avow_text::vocab::describe_unknown(&u.unknown)
+        )))
+    }
+}
+
+fn check_tempo(tempo: f32) -> Result<(), EngineError> {
+    use avow_audio::stretch::{MAX_TEMPO, MIN_TEMPO};
+    if tempo.is_finite() && (MIN_TEMPO..=MAX_TEMPO).contains(&tempo) {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!("tempo {tempo} is outside {MIN_TEMPO}..={MAX_TEMPO}")))
     }
 }
 
@@ -412,10 +551,24 @@ mod tests {
     }
 
     #[test]
+    fn timing_rounds_like_the_model() {
+        let timing = SpeechTiming { raw_frames: vec![vec![2.5, 0.2, 3.5], vec![5.0]] };
+        // 2.5→2, 0.2→1 (at least one), 3.5→4, 5→5: 12 frames.
+        assert_eq!(timing.samples_at(1.0), 12 * 600);
+        // At 2×: 1.25→1, 0.1→1, 1.75→2, 2.5→2.
+        assert_eq!(timing.samples_at(2.0), 6 * 600);
+        assert_eq!(timing.samples_with(&SpeakOptions { speed: 2.0, tempo: 1.2, mark_offset: 0 }), 3000);
+    }
+
+    #[test]
     fn speed_and_language_are_checked_before_any_work() {
         assert!(check_speed(1.0).is_ok());
         for bad in [0.0, 0.49, 2.51, f32::NAN, f32::INFINITY] {
             assert!(matches!(check_speed(bad), Err(EngineError::Invalid(_))), "{bad}");
+        }
+        assert!(check_tempo(1.15).is_ok());
+        for bad in [0.0, 0.4, 2.1, f32::NAN] {
+            assert!(matches!(check_tempo(bad), Err(EngineError::Invalid(_))), "{bad}");
         }
         assert!(check_language("en-us").is_ok());
         assert!(check_language("tlh").is_err());

@@ -256,10 +256,18 @@ fn parse_blocks(lines: &[&str], format: Format) -> Result<(Vec<Cue>, Vec<Skipped
             text_lines.push(lines[i]);
             i += 1;
         }
-        // A missing blank line: the next cue's counter or id was read as text.
-        if i < lines.len() && is_timing(lines[i]) && !text_lines.is_empty() {
-            i -= 1;
-            text_lines.pop();
+        // A missing blank line: the next cue's counter (SRT: digits) or id
+        // (VTT: any line, if the cue keeps one) was read as text.
+        if i < lines.len() && is_timing(lines[i]) {
+            let id_like = match (format, text_lines.last()) {
+                (Format::Srt, Some(last)) => last.trim().bytes().all(|b| b.is_ascii_digit()),
+                (Format::Vtt, Some(_)) => text_lines.len() > 1,
+                (_, None) => false,
+            };
+            if id_like {
+                i -= 1;
+                text_lines.pop();
+            }
         }
         number += 1;
         if number > MAX_CUES {

@@ -127,7 +127,12 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
     // 2. Plan.
     let per_ms = SAMPLE_RATE as usize / 1000;
     let times: Vec<(usize, usize)> = cues.iter().map(|(c, _)| (c.start_ms as usize * per_ms, c.end_ms as usize * per_ms)).collect();
-    let plans = plan_all(&slots_from(&times), &options.fit, |i, speed| cues[i].1.samples_at(speed), avow_audio::stretch::stretched_len);
+    // Lengths without the model's pad silence: speech starts at its placement.
+    let spoken_len = |i: usize, speed: f32| {
+        let (lead, tail) = cues[i].1.pad_samples_at(speed);
+        cues[i].1.samples_at(speed).saturating_sub(lead + tail)
+    };
+    let plans = plan_all(&slots_from(&times), &options.fit, spoken_len, avow_audio::stretch::stretched_len);
 
     // 3. Synthesize what the work directory lacks.
     let consent = voice.consent();
@@ -152,14 +157,18 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
     let have: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.get(k)).collect();
     let missing: Vec<usize> = (0..cues.len()).filter(|&i| have[i].is_none()).collect();
     progress.stage("speech", missing.len());
+    let length_mismatches = AtomicUsize::new(0);
     let made = parallel_map(missing.len(), jobs, |j| {
         let i = missing[j];
         let plan = &plans[i];
         let speech = engine.speak_with(
             voice,
             &cues[i].0.text,
-            &SpeakOptions { speed: plan.speed, tempo: plan.tempo, mark_offset: plan.placement as u64 },
+            &SpeakOptions { speed: plan.speed, tempo: plan.tempo, mark_offset: plan.placement as u64, trim_pads: true },
         )?;
+        if speech.samples.len() != plan.speech_len {
+            length_mismatches.fetch_add(1, Ordering::Relaxed);
+        }
         let audio = fit_length(speech.samples, plan.speech_len);
         cache.put(&keys[i], &audio)?;
         progress.tick();
@@ -196,6 +205,7 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
         rate: options.rate,
         duration: track.len() as f64 / f64::from(options.rate),
         speech_seconds: plans.iter().map(|p| secs(p.keep)).sum(),
+        length_mismatches: length_mismatches.into_inner(),
         max_speed: options.fit.max_speed,
         max_stretch: options.fit.max_stretch,
         align: options.fit.align,

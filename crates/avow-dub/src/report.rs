@@ -89,6 +89,9 @@ pub struct Report {
     pub duration: f64,
     /// Seconds of speech in the track.
     pub speech_seconds: f64,
+    /// Cues whose synthesized length differed from the planned one (padded
+    /// or cut to plan; expected 0, since the timing mirrors the model).
+    pub length_mismatches: usize,
     /// Bounds used.
     pub max_speed: f32,
     /// Bounds used.

@@ -131,13 +131,22 @@ pub struct SpeakOptions {
     /// together (independently marked pieces would each start their own
     /// pattern at an arbitrary phase). 0 for standalone audio.
     pub mark_offset: u64,
+    /// Drop the near-silence the model renders for the pad tokens before
+    /// the first and after the last phoneme (about 0.1–0.3 s each), with
+    /// a 5 ms fade at the cut, so the speech starts at sample 0: what a
+    /// caller placing speech at a time needs (the mark offset then refers
+    /// to the first kept sample).
+    pub trim_pads: bool,
 }
 
 impl Default for SpeakOptions {
     fn default() -> Self {
-        Self { speed: 1.0, tempo: 1.0, mark_offset: 0 }
+        Self { speed: 1.0, tempo: 1.0, mark_offset: 0, trim_pads: false }
     }
 }
+
+/// Fade applied where [`SpeakOptions::trim_pads`] cuts (5 ms at 24 kHz).
+const TRIM_FADE_SAMPLES: usize = 120;
 
 /// How long a text will take to say, known before any audio is made: the
 /// model's duration prediction, without rendering. See [`Engine::timing`].
@@ -161,9 +170,23 @@ impl SpeechTiming {
     }
 
     /// Samples that [`Engine::speak_with`] produces with `options` (speed,
-    /// then the tempo change).
+    /// pad trimming, then the tempo change).
     pub fn samples_with(&self, options: &SpeakOptions) -> usize {
-        avow_audio::stretch::stretched_len(self.samples_at(options.speed), options.tempo)
+        let mut len = self.samples_at(options.speed);
+        if options.trim_pads {
+            let (lead, tail) = self.pad_samples_at(options.speed);
+            len -= lead + tail;
+        }
+        avow_audio::stretch::stretched_len(len, options.tempo)
+    }
+
+    /// Samples of the leading pad of the first utterance and the trailing
+    /// pad of the last one at `speed` (what [`SpeakOptions::trim_pads`] drops).
+    pub fn pad_samples_at(&self, speed: f32) -> (usize, usize) {
+        let frames = |d: Option<&f32>| d.map_or(0, |&d| round_half_even(d / speed).max(1.0) as usize * SAMPLES_PER_FRAME);
+        let lead = frames(self.raw_frames.first().and_then(|u| u.first()));
+        let tail = frames(self.raw_frames.last().and_then(|u| u.last()));
+        (lead, tail)
     }
 }
 
@@ -283,8 +306,21 @@ impl Engine {
         check_tempo(options.tempo)?;
         let utterances = self.front.prepare(text, lang)?;
         let mut raw = Vec::new();
-        for u in &utterances {
-            raw.extend(self.synthesize(voice, u, options.speed)?);
+        let mut lead = 0;
+        let mut tail = 0;
+        for (k, u) in utterances.iter().enumerate() {
+            let synthesis = self.synthesize_full(voice, u, options.speed)?;
+            let pad = |d: Option<&u32>| d.map_or(0, |&d| d as usize * SAMPLES_PER_FRAME);
+            if k == 0 {
+                lead = pad(synthesis.durations.first());
+            }
+            if k + 1 == utterances.len() {
+                tail = pad(synthesis.durations.last());
+            }
+            raw.extend(synthesis.audio);
+        }
+        if options.trim_pads {
+            raw = trim_pads(raw, lead, tail);
         }
         let raw = avow_audio::stretch::time_stretch(&raw, SAMPLE_RATE, options.tempo)?;
         // Lead the marker in with silence up to the track's grid position;
@@ -355,10 +391,14 @@ impl Engine {
     }
 
     fn synthesize(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<Vec<f32>, EngineError> {
+        Ok(self.synthesize_full(voice, u, speed)?.audio)
+    }
+
+    fn synthesize_full(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<avow_kokoro::Synthesis, EngineError> {
         check_known(u)?;
         // Kokoro picks the style row by phoneme count minus one.
         let style = voice.style_row(u.ids.len().saturating_sub(1));
-        Ok(self.model.synthesize(&u.ids, style, speed)?.audio)
+        Ok(self.model.synthesize(&u.ids, style, speed)?)
     }
 
     /// Splits a stream's first utterance after its opening words, so that the
@@ -403,6 +443,21 @@ impl Engine {
         ledger.append(&entry)?;
         Ok(())
     }
+}
+
+/// Drops `lead` samples before and `tail` after the speech, fading the
+/// new edges so the cut does not click.
+fn trim_pads(raw: Vec<f32>, lead: usize, tail: usize) -> Vec<f32> {
+    let end = raw.len().saturating_sub(tail).max(lead.min(raw.len()));
+    let mut kept = raw[lead.min(raw.len())..end].to_vec();
+    let n = kept.len();
+    let fade = TRIM_FADE_SAMPLES.min(n / 2);
+    for i in 0..fade {
+        let g = i as f32 / fade as f32;
+        kept[i] *= g;
+        kept[n - 1 - i] *= g;
+    }
+    kept
 }
 
 fn check_known(u: &Utterance) -> Result<(), EngineError> {
@@ -557,7 +612,15 @@ mod tests {
         assert_eq!(timing.samples_at(1.0), 12 * 600);
         // At 2×: 1.25→1, 0.1→1, 1.75→2, 2.5→2.
         assert_eq!(timing.samples_at(2.0), 6 * 600);
-        assert_eq!(timing.samples_with(&SpeakOptions { speed: 2.0, tempo: 1.2, mark_offset: 0 }), 3000);
+        assert_eq!(timing.samples_with(&SpeakOptions { speed: 2.0, tempo: 1.2, ..SpeakOptions::default() }), 3000);
+        // Pads: the first utterance's first token, the last one's last.
+        assert_eq!(timing.pad_samples_at(1.0), (2 * 600, 5 * 600));
+        assert_eq!(timing.samples_with(&SpeakOptions { trim_pads: true, ..SpeakOptions::default() }), 5 * 600);
+        let trimmed = trim_pads(vec![1.0; 1000], 100, 200);
+        assert_eq!(trimmed.len(), 700);
+        assert_eq!(trimmed[0], 0.0);
+        assert_eq!(trimmed[350], 1.0);
+        assert!(trim_pads(vec![1.0; 10], 8, 8).len() <= 10, "overlapping trims do not panic");
     }
 
     #[test]

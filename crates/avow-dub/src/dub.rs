@@ -89,8 +89,15 @@ pub struct Dubbed {
     pub report: Report,
 }
 
-/// Dubs `subs` with `voice` (verified for dubbing in the language spoken).
-pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &DubOptions, progress: &dyn Progress) -> Result<Dubbed, DubError> {
+/// Cues that can be spoken, their timing and their plans.
+struct Planned<'s> {
+    cues: Vec<(&'s Cue, SpeechTiming)>,
+    times: Vec<(usize, usize)>,
+    plans: Vec<CuePlan>,
+    skipped: Vec<Skipped>,
+}
+
+fn check_options(options: &DubOptions) -> Result<(), DubError> {
     options.fit.validate().map_err(DubError::Options)?;
     if !(8_000..=192_000).contains(&options.rate) {
         return Err(DubError::Options(format!("sample rate {} Hz is outside 8000..=192000", options.rate)));
@@ -98,12 +105,13 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
     if options.jobs == 0 {
         return Err(DubError::Options("--jobs must be at least 1".into()));
     }
-    let cache = CueCache::open(&options.work_dir)?;
-    let jobs = options.jobs;
+    Ok(())
+}
 
-    // 1. How long each line takes at natural speed (duration predictor only).
+/// Times every line (duration predictor only) and plans the fit.
+fn prepare<'s>(engine: &Engine, voice: &VerifiedVoice, subs: &'s Subtitles, options: &DubOptions, progress: &dyn Progress) -> Result<Planned<'s>, DubError> {
     progress.stage("timing", subs.cues.len());
-    let timings = parallel_map(subs.cues.len(), jobs, |i| {
+    let timings = parallel_map(subs.cues.len(), options.jobs, |i| {
         let t = match engine.timing(voice, &subs.cues[i].text) {
             Ok(t) => Ok(t),
             Err(e @ (EngineError::Text(_) | EngineError::Invalid(_))) => Err(e.to_string()),
@@ -123,8 +131,6 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
     if cues.is_empty() {
         return Err(DubError::NothingToSpeak { skipped });
     }
-
-    // 2. Plan.
     let per_ms = SAMPLE_RATE as usize / 1000;
     let times: Vec<(usize, usize)> = cues.iter().map(|(c, _)| (c.start_ms as usize * per_ms, c.end_ms as usize * per_ms)).collect();
     // Lengths without the model's pad silence: speech starts at its placement.
@@ -133,12 +139,33 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
         cues[i].1.samples_at(speed).saturating_sub(lead + tail)
     };
     let plans = plan_all(&slots_from(&times), &options.fit, spoken_len, avow_audio::stretch::stretched_len);
+    Ok(Planned { cues, times, plans, skipped })
+}
 
-    // 3. Synthesize what the work directory lacks.
+/// The report a run would produce, from the duration predictor alone: no
+/// audio is made, nothing is marked or logged (a dry run: will the
+/// translation fit?). `duration` is the speech-only track length.
+pub fn plan_only(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &DubOptions, progress: &dyn Progress) -> Result<Report, DubError> {
+    check_options(options)?;
+    let planned = prepare(engine, voice, subs, options, progress)?;
+    let len = planned.plans.iter().map(|p| p.placement + p.keep).max().unwrap_or(0).max(planned.times.last().map_or(0, |t| t.1));
+    let len_at_rate = (len as u64 * u64::from(options.rate) / u64::from(SAMPLE_RATE)) as usize;
+    Ok(build_report(voice, subs, options, planned, len_at_rate, 0, 0, None))
+}
+
+/// Dubs `subs` with `voice` (verified for dubbing in the language spoken).
+pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &DubOptions, progress: &dyn Progress) -> Result<Dubbed, DubError> {
+    check_options(options)?;
+    let cache = CueCache::open(&options.work_dir)?;
+    let jobs = options.jobs;
+    let planned = prepare(engine, voice, subs, options, progress)?;
+    let (cues, times, plans) = (&planned.cues, &planned.times, &planned.plans);
+
+    // Synthesize what the work directory lacks.
     let consent = voice.consent();
     let keys: Vec<String> = cues
         .iter()
-        .zip(&plans)
+        .zip(plans)
         .map(|((cue, _), plan)| {
             CueKey {
                 model: &options.model_id,
@@ -181,7 +208,7 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
     }
     let audio: Vec<Vec<f32>> = audio.into_iter().map(|a| a.unwrap_or_default()).collect();
 
-    // 4. Assemble, resample, mix.
+    // Assemble, resample, mix.
     let placed: Vec<Placed> = plans.iter().zip(&audio).map(|(plan, a)| Placed { plan, audio: a }).collect();
     let last_end = times.last().map_or(0, |t| t.1);
     let mut track = assemble(&placed, last_end);
@@ -189,36 +216,48 @@ pub fn dub(engine: &Engine, voice: &VerifiedVoice, subs: &Subtitles, options: &D
         track = avow_audio::resample(&track, SAMPLE_RATE, options.rate)?;
     }
     let loudness = mix_and_normalize(&mut track, options)?;
+    let reused = cues.len() - synthesized;
+    let mut report = build_report(voice, subs, options, planned, track.len(), synthesized, reused, loudness);
+    report.length_mismatches = length_mismatches.into_inner();
+    Ok(Dubbed { samples: track, report })
+}
 
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    voice: &VerifiedVoice,
+    subs: &Subtitles,
+    options: &DubOptions,
+    planned: Planned<'_>,
+    track_len: usize,
+    synthesized: usize,
+    reused: usize,
+    loudness: Option<LoudnessReport>,
+) -> Report {
+    let consent = voice.consent();
     let to_rate = |samples: usize| (samples as u64 * u64::from(options.rate) + u64::from(SAMPLE_RATE) / 2) / u64::from(SAMPLE_RATE);
     let secs = |samples: usize| samples as f64 / f64::from(SAMPLE_RATE);
-    let cue_reports: Vec<CueReport> = cues
-        .iter()
-        .zip(&plans)
-        .map(|((cue, _), p)| cue_report(cue, p, secs, to_rate))
-        .collect();
-    let report = Report {
+    let Planned { cues, plans, skipped, .. } = planned;
+    Report {
         format: subs.format,
         language: consent.language().to_string(),
         record_id: consent.record_id().to_string(),
         watermark: format!("{:08x}", consent.watermark_payload()),
         rate: options.rate,
-        duration: track.len() as f64 / f64::from(options.rate),
+        duration: track_len as f64 / f64::from(options.rate),
         speech_seconds: plans.iter().map(|p| secs(p.keep)).sum(),
-        length_mismatches: length_mismatches.into_inner(),
+        length_mismatches: 0,
         max_speed: options.fit.max_speed,
         max_stretch: options.fit.max_stretch,
         align: options.fit.align,
         counts: Counts::from_fits(plans.iter().map(|p| p.fit), skipped.len()),
         synthesized,
-        reused: cues.len() - synthesized,
+        reused,
         out_of_order: subs.out_of_order,
         overlaps: subs.overlaps.clone(),
         skipped,
         loudness,
-        cues: cue_reports,
-    };
-    Ok(Dubbed { samples: track, report })
+        cues: cues.iter().zip(&plans).map(|((cue, _), p)| cue_report(cue, p, secs, to_rate)).collect(),
+    }
 }
 
 fn cue_report(cue: &Cue, p: &CuePlan, secs: impl Fn(usize) -> f64, to_rate: impl Fn(usize) -> u64) -> CueReport {

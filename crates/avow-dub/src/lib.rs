@@ -26,4 +26,4 @@ pub mod shard;
 pub mod subs;
 pub mod track;
 
-pub use dub::{dub, DubError, DubOptions, Dubbed, NoProgress, Progress};
+pub use dub::{dub, plan_only, DubError, DubOptions, Dubbed, NoProgress, Progress};

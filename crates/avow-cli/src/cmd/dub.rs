@@ -59,6 +59,10 @@ pub struct Args {
     /// Synthesis threads sharing one loaded model.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Only time and plan every cue (the duration predictor, no audio): print the
+    /// report and write --report, but no track and no ledger entries.
+    #[arg(long)]
+    dry_run: bool,
     /// Directory for per-cue results, so an interrupted run resumes (default: beside the output;
     /// removed after a successful single-file run unless given explicitly).
     #[arg(long)]
@@ -176,6 +180,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{}: up to date ({})", job.subs_path.display(), job.out.display());
             continue;
         }
+        if args.dry_run {
+            let progress = Bars::new(interactive, String::new());
+            let report = avow_dub::plan_only(&engine, &voice, &job.subs, &dub_options, &progress)
+                .with_context(|| format!("planning {}", job.subs_path.display()))?;
+            progress.finish();
+            // A batch's report files mark finished outputs: a dry run leaves them alone.
+            if let (Some(report_path), false) = (&job.report, batch) {
+                avow_dub::output::write_text(report_path, &(serde_json::to_string_pretty(&report)? + "\n"))?;
+            }
+            if !batch {
+                print!("{}", report.table());
+            }
+            println!("{}: {} (dry run, nothing synthesized)", job.subs_path.display(), report.counts.summary());
+            continue;
+        }
         let progress = Bars::new(interactive, if batch { format!("[{}/{}] {}", k + 1, jobs.len(), stem(&job.subs_path)) } else { String::new() });
         let dubbed = avow_dub::dub(&engine, &voice, &job.subs, &dub_options, &progress)
             .with_context(|| format!("dubbing {}", job.subs_path.display()))?;
@@ -201,7 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             job.out.display()
         );
     }
-    if !batch && !explicit_work {
+    if !batch && !explicit_work && !args.dry_run {
         // The default work directory only serves to resume this one output.
         let _ = std::fs::remove_dir_all(&work_dir);
     }

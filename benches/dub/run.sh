@@ -28,18 +28,31 @@ for pair in "${files[@]}"; do
   lang="${pair%%:*}"; subs="${pair#*:}"; name="$(basename "$subs" | cut -d. -f2)"
   "$avow" dub --dry-run --voice jf_alpha --subs "$subs" --lang "$lang" --out "$out/$name-plan.wav" --report "$out/$name-plan.json" > "$out/$name-plan.log"
 done
+# One timed run; DUB_BENCH_CONCURRENT=1 starts all runs at once (what the
+# figures in BENCHMARKS.md used, on a machine shared with other work:
+# compare CPU-minute figures, not wall-clock ones, across runs).
+one_run() {
+  local jobs="$1" lang="$2" subs="$3" name="$4"
+  rm -rf "$out/work-$name"
+  local load_before; load_before=$(cut -d' ' -f1 /proc/loadavg)
+  /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S}' -o "$out/$name.time.json" \
+    "$avow" dub --voice jf_alpha --subs "$subs" --lang "$lang" --jobs "$jobs" \
+    --work-dir "$out/work-$name" --out "$out/$name.wav" --report "$out/$name.json" \
+    --ledger "$out/ledger-$name.jsonl" > "$out/$name.log"
+  echo "{\"load_before\": $load_before, \"load_after\": $(cut -d' ' -f1 /proc/loadavg)}" > "$out/$name.load.json"
+  rm -rf "$out/work-$name"
+}
 for jobs in $jobs_list; do
   for pair in "${files[@]}"; do
     lang="${pair%%:*}"; subs="${pair#*:}"; name="$(basename "$subs" | cut -d. -f2)-j$jobs"
-    rm -rf "$out/work-$name"
-    load_before=$(cut -d' ' -f1 /proc/loadavg)
-    /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S}' -o "$out/$name.time.json" \
-      "$avow" dub --voice jf_alpha --subs "$subs" --lang "$lang" --jobs "$jobs" \
-      --work-dir "$out/work-$name" --out "$out/$name.wav" --report "$out/$name.json" > "$out/$name.log"
-    echo "{\"load_before\": $load_before, \"load_after\": $(cut -d' ' -f1 /proc/loadavg)}" > "$out/$name.load.json"
-    rm -rf "$out/work-$name"
+    if [ "${DUB_BENCH_CONCURRENT:-0}" = 1 ]; then
+      one_run "$jobs" "$lang" "$subs" "$name" &
+    else
+      one_run "$jobs" "$lang" "$subs" "$name"
+    fi
   done
 done
+wait
 python3 - "$out" $jobs_list <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])

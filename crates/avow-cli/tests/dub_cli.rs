@@ -78,7 +78,7 @@ fn dub_args<'a>(out: &'a str, report: &'a str, work: &'a str, jobs: &'a str) -> 
 }
 
 #[test]
-fn each_cue_starts_on_its_subtitle_time_the_track_is_marked_and_every_cue_is_logged() {
+fn each_cue_starts_on_its_subtitle_time_the_track_is_marked_every_cue_is_logged_and_a_bed_mix_reuses_the_cues() {
     let Some(cache) = cache_dir() else { return };
     let run = Run::new();
     let o = run.avow(Some(&cache), &dub_args("track.wav", "report.json", "work", "2"));
@@ -126,6 +126,37 @@ fn each_cue_starts_on_its_subtitle_time_the_track_is_marked_and_every_cue_is_log
     assert_eq!(run.ledger_lines(), 6, "one ledger entry per cue");
     let audit = run.avow(Some(&cache), &["audit", "verify", run.path("ledger.jsonl").to_str().unwrap()]);
     assert!(audit.status.success(), "ledger does not verify: {}", String::from_utf8_lossy(&audit.stderr));
+
+    // The same cues over a background bed at 48 kHz, normalized to −20 LUFS:
+    // every cue comes from the work directory, onsets stay on time at the new
+    // rate, the loudness hits the target and the mark survives the mix.
+    let rate = 44_100u32;
+    let bed: Vec<f32> = (0..15 * rate as usize * 2)
+        .map(|i| {
+            let t = (i / 2) as f32 / rate as f32;
+            0.08 * (2.0 * std::f32::consts::PI * 110.0 * t).sin() + 0.05 * (2.0 * std::f32::consts::PI * 329.6 * t + (i % 2) as f32).sin()
+        })
+        .collect();
+    avow_audio::write_wav_channels(run.path("bed.wav"), &bed, rate, 2, avow_audio::WavFormat::Pcm16).unwrap();
+    let mut args = dub_args("mix.wav", "mix.json", "work", "2");
+    args.extend(["--bed", "bed.wav", "--rate", "48000", "--lufs", "-20"]);
+    let o = run.avow(Some(&cache), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mix_report = run.report("mix.json");
+    assert_eq!(mix_report["synthesized"], 0, "the cues are in the work directory");
+    assert_eq!(run.ledger_lines(), 6, "reused cues are not synthesized or logged again");
+    let mix = avow_audio::read_audio(run.path("mix.wav")).unwrap();
+    assert_eq!((mix.sample_rate, mix.channels), (48_000, 1));
+    let mix = mix.to_mono();
+    assert!(mix.len() >= 15 * 48_000, "the track is as long as the bed");
+    let lufs = avow_audio::loudness::integrated_loudness(&mix, 48_000).unwrap();
+    assert!((lufs + 20.0).abs() < 0.5, "mix loudness {lufs} LUFS, target -20");
+    for cue in mix_report["cues"].as_array().unwrap() {
+        let start = (cue["start"].as_f64().unwrap() * 48_000.0).round() as u64;
+        assert!(cue["placement_sample"].as_u64().unwrap().abs_diff(start) <= 1, "{cue}");
+    }
+    let detection = avow_watermark::Detector::new(&avow_watermark::Key::default_public()).detect(&mix, 48_000).unwrap();
+    assert!(detection.detected, "no watermark in the mix (p = {})", detection.p_value);
 }
 
 #[test]

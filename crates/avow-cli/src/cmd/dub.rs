@@ -255,6 +255,9 @@ fn plan_jobs(args: &Args) -> anyhow::Result<Vec<Job>> {
         std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     } else {
         check_writable(&args.out)?;
+        if let Some(report) = &args.report {
+            check_writable(report)?;
+        }
     }
     if let Some(shard) = args.shard {
         inputs = shard.select(&inputs);

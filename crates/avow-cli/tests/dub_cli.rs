@@ -277,3 +277,41 @@ fn unusable_subtitle_files_and_options_are_refused_before_any_work() {
     }
     assert_eq!(run.ledger_lines(), 0);
 }
+
+#[test]
+fn shards_split_a_batch_between_them_and_a_rerun_skips_finished_outputs() {
+    let Some(cache) = cache_dir() else { return };
+    let run = Run::new();
+    std::fs::create_dir(run.path("season")).unwrap();
+    let names = ["ep1", "ep2", "ep3"];
+    for (k, name) in names.iter().enumerate() {
+        let line = ["Yes.", "Oh no.", "Well, maybe."][k];
+        std::fs::write(run.path(&format!("season/{name}.srt")), format!("1\n00:00:00,300 --> 00:00:01,800\n{line}\n")).unwrap();
+    }
+    std::fs::write(run.path("season/list.txt"), "# episodes\nep1.srt\nep2.srt\n\nep3.srt\n").unwrap();
+    let shard = |i: &str| {
+        let o = run.avow(
+            Some(&cache),
+            &["dub", "--voice", "jf_alpha", "--lang", "en-us", "--subs-list", "season/list.txt", "--out", "dubbed", "--shard", i],
+        );
+        assert!(o.status.success(), "shard {i}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    shard("0/2");
+    assert!(run.path("dubbed/ep1.wav").exists() && run.path("dubbed/ep3.wav").exists());
+    assert!(!run.path("dubbed/ep2.wav").exists(), "shard 0/2 took a file of shard 1/2");
+    shard("1/2");
+    for name in names {
+        assert!(run.path(&format!("dubbed/{name}.wav")).exists());
+        let report = run.report(&format!("dubbed/{name}.report.json"));
+        assert_eq!(report["cues"].as_array().unwrap().len(), 1);
+        assert!(report["job_key"].as_str().is_some_and(|k| k.len() == 64));
+    }
+    assert_eq!(run.ledger_lines(), 3);
+    let before = std::fs::read(run.path("dubbed/ep1.wav")).unwrap();
+    // Running a shard again does nothing: same files, no synthesis.
+    let again = shard("0/2");
+    assert!(again.contains("up to date"), "{again}");
+    assert_eq!(run.ledger_lines(), 3, "a finished shard synthesized again");
+    assert_eq!(std::fs::read(run.path("dubbed/ep1.wav")).unwrap(), before);
+}

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use avow_consent::ledger::{Ledger, LedgerEntry};
 use avow_consent::{Purpose, RevocationStore, Timestamp, TrustStore, VerifyRequest};
+use avow_kokoro::model::SAMPLES_PER_FRAME;
 use avow_kokoro::KModel;
 use avow_models::{ModelCache, ModelFiles};
 use avow_phonemize::EspeakPhonemizer;
@@ -175,7 +176,7 @@ impl SpeechTiming {
         let mut len = self.samples_at(options.speed);
         if options.trim_pads {
             let (lead, tail) = self.pad_samples_at(options.speed);
-            len -= lead + tail;
+            len = len.saturating_sub(lead + tail);
         }
         avow_audio::stretch::stretched_len(len, options.tempo)
     }
@@ -190,8 +191,6 @@ impl SpeechTiming {
     }
 }
 
-/// Audio samples per predicted duration frame (the decoder's upsampling).
-const SAMPLES_PER_FRAME: usize = 600;
 
 /// Rounds halves to even, as the model's duration rounding does.
 fn round_half_even(x: f32) -> f32 {
@@ -299,7 +298,8 @@ impl Engine {
     /// Like [`Engine::speak`], with a pitch-preserving tempo change and a mark
     /// placed on a longer track's grid (see [`SpeakOptions`]). The tempo
     /// change happens before the watermark and the ledger entry, so the
-    /// returned audio is marked exactly as [`Engine::speak`]'s is.
+    /// returned audio carries an intact mark with the same payload as
+    /// [`Engine::speak`]'s, and one ledger entry.
     pub fn speak_with(&self, voice: &Voice, text: &str, options: &SpeakOptions) -> Result<Speech, EngineError> {
         let lang = self.language_of(voice)?;
         check_speed(options.speed)?;

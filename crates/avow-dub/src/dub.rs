@@ -19,7 +19,7 @@ use crate::track::{assemble, Placed};
 pub enum DubError {
     /// The engine failed (model, ledger, watermark, ...).
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(Box<EngineError>),
     /// The work directory failed.
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -43,6 +43,12 @@ pub enum DubError {
         /// Every cue that was left out.
         skipped: Vec<Skipped>,
     },
+}
+
+impl From<EngineError> for DubError {
+    fn from(e: EngineError) -> Self {
+        DubError::Engine(Box::new(e))
+    }
 }
 
 /// Settings of a run.
@@ -115,7 +121,7 @@ fn prepare<'s>(engine: &Engine, voice: &VerifiedVoice, subs: &'s Subtitles, opti
         let t = match engine.timing(voice, &subs.cues[i].text) {
             Ok(t) => Ok(t),
             Err(e @ (EngineError::Text(_) | EngineError::Invalid(_))) => Err(e.to_string()),
-            Err(e) => return Err(DubError::Engine(e)),
+            Err(e) => return Err(e.into()),
         };
         progress.tick();
         Ok(t)

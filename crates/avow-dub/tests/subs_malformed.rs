@@ -155,7 +155,7 @@ fn arbitrary_bytes_never_panic() {
             state ^= state << 17;
             bytes.extend_from_slice(pieces[(state % pieces.len() as u64) as usize]);
         }
-        let _ = parse_bytes(&bytes, state % 2 == 0);
+        let _ = parse_bytes(&bytes, state.is_multiple_of(2));
     }
 }
 

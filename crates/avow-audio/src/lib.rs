@@ -6,7 +6,11 @@
 //! reader never sees a half-written file), and encoding `f32` samples as raw
 //! signed 16-bit little-endian bytes for streaming.
 //!
-//! Not for: codecs beyond WAV/FLAC, effects, playback, or anything
+//! Also the small DSP pieces dubbing needs: pitch-preserving time
+//! stretching ([`stretch`]), EBU R128 loudness ([`loudness`]) and a ducking
+//! mixer ([`mix`]).
+//!
+//! Not for: codecs beyond WAV/FLAC, playback, or anything
 //! speech-model specific. Everything here works on whole in-memory buffers.
 //!
 //! Sample convention: `f32` in `[-1.0, 1.0]`, interleaved when there is more
@@ -20,6 +24,10 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
+
+pub mod loudness;
+pub mod mix;
+pub mod stretch;
 
 use rubato::{
     Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction,

@@ -26,6 +26,8 @@ struct Cli {
 enum Command {
     /// Speak text with a voice and write a WAV file or raw PCM.
     Say(cmd::say::Args),
+    /// Voice a subtitle file (SRT/WebVTT) in a consenting voice, timed to the cues.
+    Dub(cmd::dub::Args),
     /// List the stock voices.
     Voices(cmd::say::VoicesArgs),
     /// Fetch, list and verify model weights.
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Say(a) => cmd::say::run(a),
+        Command::Dub(a) => cmd::dub::run(a),
         Command::Voices(a) => cmd::say::run_voices(a),
         Command::Models(c) => cmd::models::run(c),
         Command::Keys(c) => cmd::keys::run(c),

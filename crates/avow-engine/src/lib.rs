@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use avow_consent::ledger::{Ledger, LedgerEntry};
 use avow_consent::{Purpose, RevocationStore, Timestamp, TrustStore, VerifyRequest};
+use avow_kokoro::model::SAMPLES_PER_FRAME;
 use avow_kokoro::KModel;
 use avow_models::{ModelCache, ModelFiles};
 use avow_phonemize::EspeakPhonemizer;
@@ -106,6 +107,100 @@ pub struct EngineOptions {
 pub const OPENING_MAX_TOKENS: usize = 24;
 /// Fewest tokens on either side of the opening split.
 pub const OPENING_MIN_TOKENS: usize = 6;
+
+/// Audio samples one period of the watermark pattern spans at
+/// [`SAMPLE_RATE`] (a block of 140 units × 2 STFT frames × 256-sample hop,
+/// see the `avow-watermark` layout). Pieces marked with
+/// [`SpeakOptions::mark_offset`] line up on this grid.
+pub const MARK_PERIOD_SAMPLES: u64 = 140 * 2 * 256;
+
+/// How [`Engine::speak_with`] renders speech.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeakOptions {
+    /// The model's speaking rate (1.0 is natural; [`MIN_SPEED`]..=[`MAX_SPEED`]).
+    pub speed: f32,
+    /// Pitch-preserving tempo change applied to the synthesized speech
+    /// before it is marked (1.0 = none, 1.1 = 10 % shorter;
+    /// `avow_audio::stretch::MIN_TEMPO..=MAX_TEMPO`). Changing the tempo of
+    /// already-marked audio would smear the mark; here the mark is applied
+    /// to the final waveform.
+    pub tempo: f32,
+    /// Where, in samples at [`SAMPLE_RATE`], the first sample of this speech
+    /// will sit in a longer track. The mark is laid on the grid of that
+    /// track, so pieces placed at their offsets carry one continuous,
+    /// in-phase mark, which a detector reading the whole track can fold
+    /// together (independently marked pieces would each start their own
+    /// pattern at an arbitrary phase). 0 for standalone audio.
+    pub mark_offset: u64,
+    /// Drop the near-silence the model renders for the pad tokens before
+    /// the first and after the last phoneme (about 0.1–0.3 s each), with
+    /// a 5 ms fade at the cut, so the speech starts at sample 0: what a
+    /// caller placing speech at a time needs (the mark offset then refers
+    /// to the first kept sample).
+    pub trim_pads: bool,
+}
+
+impl Default for SpeakOptions {
+    fn default() -> Self {
+        Self { speed: 1.0, tempo: 1.0, mark_offset: 0, trim_pads: false }
+    }
+}
+
+/// Fade applied where [`SpeakOptions::trim_pads`] cuts (5 ms at 24 kHz).
+const TRIM_FADE_SAMPLES: usize = 120;
+
+/// How long a text will take to say, known before any audio is made: the
+/// model's duration prediction, without rendering. See [`Engine::timing`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechTiming {
+    /// Unrounded frames per token (pads included) at speed 1, per utterance.
+    raw_frames: Vec<Vec<f32>>,
+}
+
+impl SpeechTiming {
+    /// Samples (at [`SAMPLE_RATE`]) that [`Engine::speak`] at `speed`
+    /// produces for this text. Exact: the model rounds `frames / speed` per
+    /// token (halves to even, at least one frame) and renders 600 samples
+    /// per frame; this mirrors that rounding.
+    pub fn samples_at(&self, speed: f32) -> usize {
+        self.raw_frames
+            .iter()
+            .flatten()
+            .map(|&d| round_half_even(d / speed).max(1.0) as usize * SAMPLES_PER_FRAME)
+            .sum()
+    }
+
+    /// Samples that [`Engine::speak_with`] produces with `options` (speed,
+    /// pad trimming, then the tempo change).
+    pub fn samples_with(&self, options: &SpeakOptions) -> usize {
+        let mut len = self.samples_at(options.speed);
+        if options.trim_pads {
+            let (lead, tail) = self.pad_samples_at(options.speed);
+            len = len.saturating_sub(lead + tail);
+        }
+        avow_audio::stretch::stretched_len(len, options.tempo)
+    }
+
+    /// Samples of the leading pad of the first utterance and the trailing
+    /// pad of the last one at `speed` (what [`SpeakOptions::trim_pads`] drops).
+    pub fn pad_samples_at(&self, speed: f32) -> (usize, usize) {
+        let frames = |d: Option<&f32>| d.map_or(0, |&d| round_half_even(d / speed).max(1.0) as usize * SAMPLES_PER_FRAME);
+        let lead = frames(self.raw_frames.first().and_then(|u| u.first()));
+        let tail = frames(self.raw_frames.last().and_then(|u| u.last()));
+        (lead, tail)
+    }
+}
+
+
+/// Rounds halves to even, as the model's duration rounding does.
+fn round_half_even(x: f32) -> f32 {
+    let r = x.round();
+    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        r - x.signum()
+    } else {
+        r
+    }
+}
 
 /// Largest speed factor accepted.
 pub const MAX_SPEED: f32 = 2.5;
@@ -200,6 +295,71 @@ impl Engine {
         Ok(Speech { samples: marked, watermark: voice.consent().watermark_payload() })
     }
 
+    /// Like [`Engine::speak`], with a pitch-preserving tempo change and a mark
+    /// placed on a longer track's grid (see [`SpeakOptions`]). The tempo
+    /// change happens before the watermark and the ledger entry, so the
+    /// returned audio carries an intact mark with the same payload as
+    /// [`Engine::speak`]'s, and one ledger entry.
+    pub fn speak_with(&self, voice: &Voice, text: &str, options: &SpeakOptions) -> Result<Speech, EngineError> {
+        let lang = self.language_of(voice)?;
+        check_speed(options.speed)?;
+        check_tempo(options.tempo)?;
+        let utterances = self.front.prepare(text, lang)?;
+        let mut raw = Vec::new();
+        let mut lead = 0;
+        let mut tail = 0;
+        for (k, u) in utterances.iter().enumerate() {
+            let synthesis = self.synthesize_full(voice, u, options.speed)?;
+            let pad = |d: Option<&u32>| d.map_or(0, |&d| d as usize * SAMPLES_PER_FRAME);
+            if k == 0 {
+                lead = pad(synthesis.durations.first());
+            }
+            if k + 1 == utterances.len() {
+                tail = pad(synthesis.durations.last());
+            }
+            raw.extend(synthesis.audio);
+        }
+        if options.trim_pads {
+            raw = trim_pads(raw, lead, tail);
+        }
+        let raw = avow_audio::stretch::time_stretch(&raw, SAMPLE_RATE, options.tempo)?;
+        // Lead the marker in with silence up to the track's grid position;
+        // the mark on silence is nil and the lead-in is dropped again.
+        let lead = (options.mark_offset % MARK_PERIOD_SAMPLES) as usize;
+        let marker = Watermarker::new(&self.key, voice.consent().watermark_payload());
+        let mut stream = marker.stream();
+        let mut marked = stream.push(&vec![0.0; lead])?;
+        marked.extend(stream.push(&raw)?);
+        marked.extend(stream.finish());
+        marked.drain(..lead.min(marked.len()));
+        self.record(voice, text, &marked)?;
+        Ok(Speech { samples: marked, watermark: voice.consent().watermark_payload() })
+    }
+
+    /// How long `text` will take to say with `voice`, from the model's
+    /// duration predictor alone (no audio is rendered, so nothing is marked
+    /// or logged). For planning: fitting speech to a time slot before
+    /// synthesizing it once.
+    pub fn timing(&self, voice: &Voice, text: &str) -> Result<SpeechTiming, EngineError> {
+        let lang = self.language_of(voice)?;
+        let utterances = self.front.prepare(text, lang)?;
+        let mut raw_frames = Vec::with_capacity(utterances.len());
+        for u in &utterances {
+            check_known(u)?;
+            let mut ids = Vec::with_capacity(u.ids.len() + 2);
+            ids.push(0u32);
+            ids.extend_from_slice(&u.ids);
+            ids.push(0);
+            let device = self.model.device();
+            let model_err = |e: candle_core::Error| EngineError::Model(avow_kokoro::ModelError::Candle(e));
+            let ids = candle_core::Tensor::new(ids.as_slice(), device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
+            let style = voice.style_row(u.ids.len().saturating_sub(1));
+            let style = candle_core::Tensor::new(style, device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
+            raw_frames.push(self.model.raw_durations(&ids, &style)?);
+        }
+        Ok(SpeechTiming { raw_frames })
+    }
+
     /// Speaks `text` sentence by sentence: each item is the next piece of
     /// marked audio, available as soon as its sentence is synthesized. The
     /// first sentence's opening words (up to a clause mark or about four
@@ -231,15 +391,14 @@ impl Engine {
     }
 
     fn synthesize(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<Vec<f32>, EngineError> {
-        if !u.unknown.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "cannot speak symbols the model does not know: {}",
-                avow_text::vocab::describe_unknown(&u.unknown)
-            )));
-        }
+        Ok(self.synthesize_full(voice, u, speed)?.audio)
+    }
+
+    fn synthesize_full(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<avow_kokoro::Synthesis, EngineError> {
+        check_known(u)?;
         // Kokoro picks the style row by phoneme count minus one.
         let style = voice.style_row(u.ids.len().saturating_sub(1));
-        Ok(self.model.synthesize(&u.ids, style, speed)?.audio)
+        Ok(self.model.synthesize(&u.ids, style, speed)?)
     }
 
     /// Splits a stream's first utterance after its opening words, so that the
@@ -283,6 +442,41 @@ impl Engine {
         let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         ledger.append(&entry)?;
         Ok(())
+    }
+}
+
+/// Drops `lead` samples before and `tail` after the speech, fading the
+/// new edges so the cut does not click.
+fn trim_pads(raw: Vec<f32>, lead: usize, tail: usize) -> Vec<f32> {
+    let end = raw.len().saturating_sub(tail).max(lead.min(raw.len()));
+    let mut kept = raw[lead.min(raw.len())..end].to_vec();
+    let n = kept.len();
+    let fade = TRIM_FADE_SAMPLES.min(n / 2);
+    for i in 0..fade {
+        let g = i as f32 / fade as f32;
+        kept[i] *= g;
+        kept[n - 1 - i] *= g;
+    }
+    kept
+}
+
+fn check_known(u: &Utterance) -> Result<(), EngineError> {
+    if u.unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!(
+            "cannot speak symbols the model does not know: {}",
+            avow_text::vocab::describe_unknown(&u.unknown)
+        )))
+    }
+}
+
+fn check_tempo(tempo: f32) -> Result<(), EngineError> {
+    use avow_audio::stretch::{MAX_TEMPO, MIN_TEMPO};
+    if tempo.is_finite() && (MIN_TEMPO..=MAX_TEMPO).contains(&tempo) {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!("tempo {tempo} is outside {MIN_TEMPO}..={MAX_TEMPO}")))
     }
 }
 
@@ -412,10 +606,32 @@ mod tests {
     }
 
     #[test]
+    fn timing_rounds_like_the_model() {
+        let timing = SpeechTiming { raw_frames: vec![vec![2.5, 0.2, 3.5], vec![5.0]] };
+        // 2.5→2, 0.2→1 (at least one), 3.5→4, 5→5: 12 frames.
+        assert_eq!(timing.samples_at(1.0), 12 * 600);
+        // At 2×: 1.25→1, 0.1→1, 1.75→2, 2.5→2.
+        assert_eq!(timing.samples_at(2.0), 6 * 600);
+        assert_eq!(timing.samples_with(&SpeakOptions { speed: 2.0, tempo: 1.2, ..SpeakOptions::default() }), 3000);
+        // Pads: the first utterance's first token, the last one's last.
+        assert_eq!(timing.pad_samples_at(1.0), (2 * 600, 5 * 600));
+        assert_eq!(timing.samples_with(&SpeakOptions { trim_pads: true, ..SpeakOptions::default() }), 5 * 600);
+        let trimmed = trim_pads(vec![1.0; 1000], 100, 200);
+        assert_eq!(trimmed.len(), 700);
+        assert_eq!(trimmed[0], 0.0);
+        assert_eq!(trimmed[350], 1.0);
+        assert!(trim_pads(vec![1.0; 10], 8, 8).len() <= 10, "overlapping trims do not panic");
+    }
+
+    #[test]
     fn speed_and_language_are_checked_before_any_work() {
         assert!(check_speed(1.0).is_ok());
         for bad in [0.0, 0.49, 2.51, f32::NAN, f32::INFINITY] {
             assert!(matches!(check_speed(bad), Err(EngineError::Invalid(_))), "{bad}");
+        }
+        assert!(check_tempo(1.15).is_ok());
+        for bad in [0.0, 0.4, 2.1, f32::NAN] {
+            assert!(matches!(check_tempo(bad), Err(EngineError::Invalid(_))), "{bad}");
         }
         assert!(check_language("en-us").is_ok());
         assert!(check_language("tlh").is_err());

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod consent;
 pub mod detect;
+pub mod dub;
 pub mod enroll;
 pub mod keys;
 pub mod models;

@@ -7,6 +7,7 @@ pub mod detect;
 pub mod enroll;
 pub mod keys;
 pub mod models;
+pub mod play;
 pub mod say;
 pub mod transcribe;
 pub mod watermark;

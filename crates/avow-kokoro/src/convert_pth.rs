@@ -633,13 +633,15 @@ pub fn fold_weight_norm(
     }
     for (c, norm) in norms.iter_mut().enumerate() {
         *norm = norm.sqrt();
-        if *norm == 0.0 || !norm.is_finite() {
+        // A channel with g = 0 is zero whatever its direction (pruned or
+        // quantized-away channels have v = 0 too); otherwise v must have a length.
+        if g[c] != 0.0 && (*norm == 0.0 || !norm.is_finite()) {
             return Err(bad(format!("weight_v has a zero or non-finite norm for channel {c}")));
         }
     }
     for o in 0..outer {
         for c in 0..channels {
-            let factor = f64::from(g[c]) / norms[c];
+            let factor = if g[c] == 0.0 { 0.0 } else { f64::from(g[c]) / norms[c] };
             let start = (o * channels + c) * inner;
             for x in &mut v[start..start + inner] {
                 *x = (f64::from(*x) * factor) as f32;
@@ -753,6 +755,10 @@ mod tests {
         assert!(fold_weight_norm("t", &[2, 3], &[1.0; 6], &[2, 3], v.clone()).is_err());
         assert!(fold_weight_norm("t", &[3, 1], &[1.0; 3], &[2, 3], v.clone()).is_err());
         assert!(fold_weight_norm("t", &[2, 1], &[1.0; 2], &[2, 3], vec![0.0; 6]).is_err());
+        // ... but a zero channel (g = 0, v = 0) folds to zeros.
+        let zero_row = fold_weight_norm("t", &[2, 1], &[0.0, 2.0], &[2, 3], vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+        assert_eq!(&zero_row[..3], &[0.0; 3]);
+        assert!((zero_row[3] - 2.0 / 3f32.sqrt()).abs() < 1e-6);
         // A single g normalizes the whole tensor.
         let w = fold_weight_norm("t", &[1], &[3.0], &[2, 3], v).unwrap();
         assert!((w.iter().map(|x| x * x).sum::<f32>().sqrt() - 3.0).abs() < 1e-6);

@@ -180,13 +180,16 @@ mod device {
                 config.clone(),
                 move |out: &mut [T], _: &cpal::OutputCallbackInfo| {
                     let mut queue = feed.lock();
+                    let took = !queue.samples.is_empty();
                     for frame in out.chunks_mut(channels) {
                         // Silence while the next sentence is being synthesized.
                         let value = T::from_sample(queue.samples.pop_front().unwrap_or(0.0));
                         frame.fill(value);
                     }
                     drop(queue);
-                    feed.drained.notify_all();
+                    if took {
+                        feed.drained.notify_all();
+                    }
                 },
                 move |err: cpal::Error| {
                     // Underruns and the like are glitches, not failures.

@@ -9,15 +9,18 @@
 //! pairs and are folded here (`weight = g · v / ‖v‖`, the norm taken over
 //! every axis but the one `g` spans). LSTMs are already in PyTorch gate order.
 //!
-//! The pickle is parsed with `candle_core::pickle`; tensor data is read from
-//! the zip members here, so that strided views, offsets and truncated
-//! members are handled with clear errors instead of being trusted.
+//! The pickle is decoded by a small, defensive unpickler of our own (the
+//! opcodes `torch.save` emits) into `candle_core::pickle`'s object model, so
+//! candle's tensor descriptions apply; candle's own reader is not used because
+//! malformed files can make it panic. Tensor data is read from the zip
+//! members here, so strided views, offsets and truncated members are handled
+//! with clear errors instead of being trusted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::{Object, Stack, TensorInfo};
+use candle_core::pickle::Object;
 use candle_core::{DType, Device, Tensor};
 
 use crate::convert::{serialize, ConvertError, Weights};
@@ -309,10 +312,14 @@ impl TorchFile {
                 });
             }
         }
-        let member = zip.by_name(pickle).map_err(|e| corrupt(format!("{pickle}: {e}")))?;
-        let mut stack = Stack::empty();
-        stack.read_loop(&mut BufReader::new(member)).map_err(|e| corrupt(format!("{pickle}: {e}")))?;
-        let root = stack.finalize().map_err(|e| corrupt(format!("{pickle}: {e}")))?;
+        let mut member = zip.by_name(pickle).map_err(|e| corrupt(format!("{pickle}: {e}")))?;
+        if member.size() > MAX_PICKLE_BYTES {
+            return Err(corrupt(format!("{pickle} is {} bytes, more than a checkpoint's pickle can be", member.size())));
+        }
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).map_err(|e| corrupt(format!("{pickle}: {e}")))?;
+        drop(member);
+        let root = unpickle(&bytes).map_err(|e| corrupt(format!("{pickle}: {e}")))?;
         Ok(Self { path: path.to_path_buf(), zip, data_dir: format!("{prefix}/data"), root })
     }
 
@@ -326,8 +333,7 @@ impl TorchFile {
 
     /// Describes `obj` as a tensor, or `None` if it is something else.
     fn tensor_info(&self, name: &str, obj: Object) -> Result<Option<TensorInfo>, PthError> {
-        obj.into_tensor_info(Object::Unicode(name.to_string()), Path::new(&self.data_dir))
-            .map_err(|e| self.structure(format!("`{name}` is not a readable tensor: {e}")))
+        describe_tensor(name, obj, &self.data_dir).map_err(|e| self.structure(format!("`{name}` is not a readable tensor: {e}")))
     }
 
     /// Reads a tensor's values as f32, following its strides and offset.
@@ -353,15 +359,18 @@ impl TorchFile {
                 info.name, info.storage_size
             )));
         }
-        let dims = info.layout.dims();
-        let strides = info.layout.stride();
-        // candle's pickle reader gives the storage offset in bytes.
-        let offset = info.layout.start_offset() / elem;
-        let count: usize = dims.iter().product();
+        let (dims, strides, offset) = (&info.dims, &info.strides, info.offset);
+        let past_end = || self.corrupt(format!("`{}` reaches past the end of its storage", info.name));
+        // Checked: sizes and strides come from the file.
+        let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(past_end)?;
         if count > 0 {
-            let last = offset + dims.iter().zip(strides).map(|(d, s)| (d - 1) * s).sum::<usize>();
-            if last >= info.storage_size {
-                return Err(self.corrupt(format!("`{}` reaches past the end of its storage", info.name)));
+            let last = dims
+                .iter()
+                .zip(strides)
+                .try_fold(offset, |acc, (d, s)| (d - 1).checked_mul(*s).and_then(|x| x.checked_add(acc)))
+                .ok_or_else(past_end)?;
+            if last >= info.storage_size || count > info.storage_size.max(1).saturating_mul(1 << 16) {
+                return Err(past_end());
             }
         }
         let mut bytes = Vec::with_capacity(count * elem);
@@ -390,6 +399,372 @@ impl TorchFile {
                 .map_err(|e| self.corrupt(format!("`{}`: {e}", info.name)))?,
         };
         Ok(values)
+    }
+}
+
+/// Largest `data.pkl` accepted (the real checkpoint's is well under 1 MB).
+const MAX_PICKLE_BYTES: u64 = 64 << 20;
+/// Most objects the unpickler may build, memo copies included: bounds what a
+/// hostile pickle (nested memo references) can make it allocate.
+const MAX_PICKLE_OBJECTS: usize = 4_000_000;
+
+/// Decodes the pickle opcodes `torch.save` uses (protocols 2 to 4) into
+/// candle's object model, with `collections.OrderedDict()` becoming a dict as
+/// candle's tensor descriptions expect. Every malformed input is an error.
+fn unpickle(bytes: &[u8]) -> Result<Object, String> {
+    let mut vm = Unpickler { bytes, at: 0, stack: Vec::new(), marks: Vec::new(), memo: Default::default(), budget: MAX_PICKLE_OBJECTS };
+    vm.run()
+}
+
+struct Unpickler<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    stack: Vec<Object>,
+    /// Stack heights at each MARK.
+    marks: Vec<usize>,
+    memo: std::collections::HashMap<u32, Object>,
+    budget: usize,
+}
+
+impl Unpickler<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or("unexpected end of the pickle")?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn le(&mut self, n: usize) -> Result<u64, String> {
+        Ok(self.take(n)?.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        let rest = &self.bytes[self.at..];
+        let end = rest.iter().position(|&b| b == b'\n').ok_or("unterminated GLOBAL name")?;
+        let text = std::str::from_utf8(&rest[..end]).map_err(|_| "GLOBAL name is not UTF-8")?.to_string();
+        self.at += end + 1;
+        Ok(text)
+    }
+
+    fn text(&mut self, n: u64) -> Result<Object, String> {
+        let n = usize::try_from(n).map_err(|_| "string too long")?;
+        let raw = self.take(n)?;
+        Ok(Object::Unicode(std::str::from_utf8(raw).map_err(|_| "string is not UTF-8")?.to_string()))
+    }
+
+    fn pop(&mut self) -> Result<Object, String> {
+        if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
+            return Err("pop across a MARK".into());
+        }
+        self.stack.pop().ok_or_else(|| "pop from an empty stack".into())
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Object>, String> {
+        let mark = self.marks.pop().ok_or("no MARK to pop to")?;
+        if mark > self.stack.len() {
+            return Err("MARK above the stack".into());
+        }
+        Ok(self.stack.split_off(mark))
+    }
+
+    fn push(&mut self, obj: Object) -> Result<(), String> {
+        self.budget = self.budget.checked_sub(1).ok_or("the pickle builds too many objects")?;
+        self.stack.push(obj);
+        Ok(())
+    }
+
+    fn top(&mut self) -> Result<&mut Object, String> {
+        if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
+            return Err("no object above the MARK".into());
+        }
+        self.stack.last_mut().ok_or_else(|| "empty stack".into())
+    }
+
+    fn run(&mut self) -> Result<Object, String> {
+        loop {
+            let op = self.u8()?;
+            match op {
+                0x80 => {
+                    let proto = self.u8()?;
+                    if proto > 5 {
+                        return Err(format!("pickle protocol {proto}"));
+                    }
+                }
+                0x95 => {
+                    self.take(8)?; // FRAME: a length hint only
+                }
+                b'.' => {
+                    let root = self.pop()?;
+                    return Ok(root);
+                }
+                b'c' => {
+                    let module_name = self.line()?;
+                    let class_name = self.line()?;
+                    self.push(Object::Class { module_name, class_name })?;
+                }
+                0x93 => {
+                    let (Object::Unicode(class_name), Object::Unicode(module_name)) = (self.pop()?, self.pop()?) else {
+                        return Err("STACK_GLOBAL needs two strings".into());
+                    };
+                    self.push(Object::Class { module_name, class_name })?;
+                }
+                b'X' => {
+                    let n = self.le(4)?;
+                    let t = self.text(n)?;
+                    self.push(t)?;
+                }
+                0x8c => {
+                    let n = self.le(1)?;
+                    let t = self.text(n)?;
+                    self.push(t)?;
+                }
+                0x8d => {
+                    let n = self.le(8)?;
+                    let t = self.text(n)?;
+                    self.push(t)?;
+                }
+                b'J' => {
+                    let v = self.le(4)? as u32 as i32;
+                    self.push(Object::Int(v))?;
+                }
+                b'K' => {
+                    let v = self.le(1)? as i32;
+                    self.push(Object::Int(v))?;
+                }
+                b'M' => {
+                    let v = self.le(2)? as i32;
+                    self.push(Object::Int(v))?;
+                }
+                0x8a => {
+                    let n = usize::from(self.u8()?);
+                    if n > 8 {
+                        return Err(format!("LONG1 of {n} bytes"));
+                    }
+                    let raw = self.le(n)?;
+                    // Two's complement over n bytes.
+                    let v = if n == 0 { 0 } else if n == 8 { raw as i64 } else {
+                        let shift = 64 - 8 * n as u32;
+                        ((raw << shift) as i64) >> shift
+                    };
+                    self.push(Object::Long(v))?;
+                }
+                b'G' => {
+                    let raw: [u8; 8] = self.take(8)?.try_into().map_err(|_| "BINFLOAT")?;
+                    self.push(Object::Float(f64::from_be_bytes(raw)))?;
+                }
+                b'N' => self.push(Object::None)?,
+                0x88 => self.push(Object::Bool(true))?,
+                0x89 => self.push(Object::Bool(false))?,
+                b'(' => self.marks.push(self.stack.len()),
+                b't' => {
+                    let items = self.pop_mark()?;
+                    self.push(Object::Tuple(items))?;
+                }
+                b')' => self.push(Object::Tuple(Vec::new()))?,
+                0x85..=0x87 => {
+                    let n = usize::from(op - 0x84);
+                    let mut items = (0..n).map(|_| self.pop()).collect::<Result<Vec<_>, _>>()?;
+                    items.reverse();
+                    self.push(Object::Tuple(items))?;
+                }
+                b'}' => self.push(Object::Dict(Vec::new()))?,
+                b']' => self.push(Object::List(Vec::new()))?,
+                b'a' => {
+                    let item = self.pop()?;
+                    match self.top()? {
+                        Object::List(v) => v.push(item),
+                        _ => return Err("APPEND to a non-list".into()),
+                    }
+                }
+                b'e' => {
+                    let items = self.pop_mark()?;
+                    match self.top()? {
+                        Object::List(v) => v.extend(items),
+                        _ => return Err("APPENDS to a non-list".into()),
+                    }
+                }
+                b's' => {
+                    let value = self.pop()?;
+                    let key = self.pop()?;
+                    match self.top()? {
+                        Object::Dict(v) => v.push((key, value)),
+                        _ => return Err("SETITEM on a non-dict".into()),
+                    }
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    if items.len() % 2 != 0 {
+                        return Err("SETITEMS with an odd number of items".into());
+                    }
+                    let mut pairs = Vec::with_capacity(items.len() / 2);
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    match self.top()? {
+                        Object::Dict(v) => v.extend(pairs),
+                        _ => return Err("SETITEMS on a non-dict".into()),
+                    }
+                }
+                b'R' | 0x81 => {
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    let obj = match &callable {
+                        Object::Class { module_name, class_name }
+                            if module_name == "collections" && (class_name == "OrderedDict" || class_name == "defaultdict") =>
+                        {
+                            Object::Dict(Vec::new())
+                        }
+                        _ => Object::Reduce { callable: Box::new(callable), args: Box::new(args) },
+                    };
+                    self.push(obj)?;
+                }
+                b'b' => {
+                    let state = self.pop()?;
+                    let obj = self.pop()?;
+                    let built = match (obj, state) {
+                        // A state dict's `_metadata` arrives as BUILD state.
+                        (Object::Dict(mut items), Object::Dict(extra)) => {
+                            items.extend(extra);
+                            Object::Dict(items)
+                        }
+                        (obj, state) => Object::Build { callable: Box::new(obj), args: Box::new(state) },
+                    };
+                    self.push(built)?;
+                }
+                b'Q' => {
+                    let id = self.pop()?;
+                    self.push(Object::PersistentLoad(Box::new(id)))?;
+                }
+                b'q' | b'r' | 0x94 => {
+                    let key = match op {
+                        b'q' => self.le(1)? as u32,
+                        b'r' => self.le(4)? as u32,
+                        _ => self.memo.len() as u32,
+                    };
+                    self.top()?;
+                    let top = self.stack.last().ok_or("empty stack")?;
+                    charge(&mut self.budget, top)?;
+                    self.memo.insert(key, top.clone());
+                }
+                b'h' | b'j' => {
+                    let key = if op == b'h' { self.le(1)? as u32 } else { self.le(4)? as u32 };
+                    let obj = self.memo.get(&key).ok_or_else(|| format!("memo entry {key} is not defined"))?;
+                    // Memo entries are deep-copied on every use: charged to the budget.
+                    charge(&mut self.budget, obj)?;
+                    self.stack.push(obj.clone());
+                }
+                other => return Err(format!("unsupported pickle opcode 0x{other:02x} at byte {}", self.at - 1)),
+            }
+        }
+    }
+}
+
+/// Where a tensor's values are: `torch._utils._rebuild_tensor_v2(storage,
+/// offset, size, stride, ...)` with `storage` a persistent id
+/// `('storage', <dtype>Storage, key, location, numel)`.
+struct TensorInfo {
+    name: String,
+    dtype: DType,
+    dims: Vec<usize>,
+    strides: Vec<usize>,
+    /// In elements.
+    offset: usize,
+    /// Zip member holding the storage.
+    path: String,
+    /// Elements in the storage.
+    storage_size: usize,
+}
+
+/// Reads a tensor description; `Ok(None)` for objects that are not tensors.
+fn describe_tensor(name: &str, obj: Object, data_dir: &str) -> Result<Option<TensorInfo>, String> {
+    let Object::Reduce { callable, args } = obj else { return Ok(None) };
+    let is = |o: &Object, module: &str, class: &str| {
+        matches!(o, Object::Class { module_name, class_name } if module_name == module && class_name == class)
+    };
+    let (callable, args) = if is(&callable, "torch._utils", "_rebuild_parameter") {
+        // (tensor, requires_grad, hooks): the tensor is itself a rebuild call.
+        match *args {
+            Object::Tuple(mut v) if !v.is_empty() => match v.swap_remove(0) {
+                Object::Reduce { callable, args } => (*callable, *args),
+                _ => return Err("parameter without a tensor".into()),
+            },
+            _ => return Err("malformed parameter".into()),
+        }
+    } else if is(&callable, "torch._tensor", "_rebuild_from_type_v2") {
+        // (function, type, args, state)
+        match *args {
+            Object::Tuple(mut v) if v.len() >= 3 => {
+                let inner = v.swap_remove(2);
+                (v.swap_remove(0), inner)
+            }
+            _ => return Err("malformed tensor subclass".into()),
+        }
+    } else {
+        (*callable, *args)
+    };
+    if !is(&callable, "torch._utils", "_rebuild_tensor_v2") {
+        return Ok(None);
+    }
+    let Object::Tuple(args) = args else { return Err("rebuild arguments are not a tuple".into()) };
+    let [storage, offset, size, stride, ..] = args.as_slice() else { return Err("too few rebuild arguments".into()) };
+    let count = |o: &Object| match o {
+        Object::Int(v) if *v >= 0 => Ok(*v as usize),
+        Object::Long(v) if *v >= 0 => usize::try_from(*v).map_err(|_| "size out of range".to_string()),
+        _ => Err(format!("expected a non-negative integer, found {o:?}")),
+    };
+    let counts = |o: &Object| match o {
+        Object::Tuple(v) => v.iter().map(count).collect::<Result<Vec<_>, _>>(),
+        _ => Err("expected a tuple of integers".to_string()),
+    };
+    let Object::PersistentLoad(id) = storage else { return Err("storage is not a persistent reference".into()) };
+    let Object::Tuple(id) = id.as_ref() else { return Err("malformed storage reference".into()) };
+    let [_, Object::Class { class_name, .. }, Object::Unicode(key), _, numel, ..] = id.as_slice() else {
+        return Err("malformed storage reference".into());
+    };
+    let dtype = match class_name.as_str() {
+        "FloatStorage" => DType::F32,
+        "DoubleStorage" => DType::F64,
+        "HalfStorage" => DType::F16,
+        "BFloat16Storage" => DType::BF16,
+        "LongStorage" => DType::I64,
+        "IntStorage" => DType::I32,
+        "ByteStorage" | "BoolStorage" => DType::U8,
+        other => return Err(format!("unsupported storage type {other}")),
+    };
+    if key.contains('/') || key.contains("..") {
+        return Err(format!("storage key `{key}`"));
+    }
+    let (dims, strides) = (counts(size)?, counts(stride)?);
+    if dims.len() != strides.len() {
+        return Err(format!("size {dims:?} and stride {strides:?} differ in rank"));
+    }
+    Ok(Some(TensorInfo {
+        name: name.to_string(),
+        dtype,
+        dims,
+        strides,
+        offset: count(offset)?,
+        path: format!("{data_dir}/{key}"),
+        storage_size: count(numel)?,
+    }))
+}
+
+/// Takes one unit of `budget` per node of `obj`.
+fn charge(budget: &mut usize, obj: &Object) -> Result<(), String> {
+    *budget = budget.checked_sub(1).ok_or("the pickle builds too many objects")?;
+    match obj {
+        Object::Tuple(v) | Object::List(v) => v.iter().try_for_each(|o| charge(budget, o)),
+        Object::Dict(v) => v.iter().try_for_each(|(k, o)| charge(budget, k).and_then(|_| charge(budget, o))),
+        Object::Reduce { callable, args } | Object::Build { callable, args } => {
+            charge(budget, callable).and_then(|_| charge(budget, args))
+        }
+        Object::PersistentLoad(o) => charge(budget, o),
+        _ => Ok(()),
     }
 }
 
@@ -525,7 +900,7 @@ pub fn pth_to_weights_with(
     let total = wanted.len();
     for (done, (name, entry)) in wanted.into_iter().enumerate() {
         let expected = layout.shape(&name).unwrap_or_default().to_vec();
-        let shape_of = |info: &TensorInfo| info.layout.dims().to_vec();
+        let shape_of = |info: &TensorInfo| info.dims.clone();
         let values = match entry {
             Entry::Plain(info) => {
                 check_shape(&name, &expected, &shape_of(&info))?;
@@ -534,6 +909,13 @@ pub fn pth_to_weights_with(
             Entry::Normed { g, v } => {
                 check_shape(&name, &expected, &shape_of(&v))?;
                 let (g_shape, v_shape) = (shape_of(&g), shape_of(&v));
+                let g_count = g_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+                if g_count.is_none_or(|n| n > v_shape.iter().product::<usize>()) {
+                    return Err(PthError::WeightNorm {
+                        name,
+                        detail: format!("weight_g {g_shape:?} is larger than weight_v {v_shape:?}"),
+                    });
+                }
                 let (g_values, v_values) = (file.read(&g)?, file.read(&v)?);
                 report.folded.push(name.clone());
                 fold_weight_norm(&name, &g_shape, &g_values, &v_shape, v_values)?
@@ -569,7 +951,7 @@ pub fn read_voice_pt(path: &Path) -> Result<Vec<f32>, PthError> {
     let info = file
         .tensor_info("voice", root)?
         .ok_or_else(|| file.structure("a voice file holds one tensor; this one holds something else".into()))?;
-    let shape = info.layout.dims().to_vec();
+    let shape = info.dims.clone();
     if shape != VOICE_SHAPE {
         return Err(file.structure(format!("the voice tensor has shape {shape:?}, expected {VOICE_SHAPE:?}")));
     }
@@ -679,6 +1061,30 @@ fn istft_constant(name: &str) -> (Vec<usize>, Vec<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpickler_decodes_longs_and_refuses_malformed_or_explosive_pickles() {
+        // LONG1 -2 in two bytes, in a tuple with a string.
+        let ok = unpickle(&[0x80, 2, b'(', 0x8a, 2, 0xfe, 0xff, 0x8c, 1, b'a', b't', b'.']).unwrap();
+        assert_eq!(ok, Object::Tuple(vec![Object::Long(-2), Object::Unicode("a".into())]));
+        for bad in [
+            &[0x80, 2, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, b'.'][..], // LONG1 wider than 64 bits
+            &[0x80, 2, b't', b'.'],                                    // TUPLE without MARK
+            &[0x80, 2, b'h', 3, b'.'],                                 // undefined memo entry
+            &[0x80, 2, b'X', 0xff, 0xff, 0xff, 0xff],                  // string past the end
+            &[0x80, 2, b'N'],                                          // no STOP
+            &[0x80, 2, b'}', b'N', b'u', b'.'],                        // SETITEMS without MARK
+        ] {
+            assert!(unpickle(bad).is_err(), "{bad:?}");
+        }
+        // Each step stores a pair of the previous object: 2^40 nodes from 300 bytes.
+        let mut bomb = vec![0x80, 2, b']', b'q', 0];
+        for _ in 0..40 {
+            bomb.extend([b'(', b'h', 0, b'h', 0, b't', b'q', 0]);
+        }
+        bomb.push(b'.');
+        assert!(unpickle(&bomb).unwrap_err().contains("too many objects"));
+    }
 
     #[test]
     fn built_in_layout_parses_and_has_every_sub_network() {

@@ -161,6 +161,27 @@ fn truncated_or_damaged_checkpoints_are_refused_without_panicking() {
 }
 
 #[test]
+fn damaged_pickle_bytes_give_errors_not_panics() {
+    let good = std::fs::read(fixture("kokoro-mini.pth")).unwrap();
+    let layout = layout_of(expected().keys().map(String::as_str));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flipped.pth");
+    // data.pkl is the first member: its bytes follow the 30-byte local header and name.
+    let start = 30 + "kokoro-mini/data.pkl".len();
+    let mut refused = 0;
+    for at in (start..start + 2700).step_by(9) {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        // Any outcome but a panic is acceptable; most must be refusals.
+        if pth_to_weights_with(&path, &layout, &mut |_, _| {}).is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 250, "only {refused} of 300 damaged files were refused");
+}
+
+#[test]
 fn a_voice_file_gives_its_style_table() {
     let style = read_voice_pt(&fixture("jf_nezumi.pt")).unwrap();
     assert_eq!(style.len(), VOICE_SHAPE.iter().product::<usize>());

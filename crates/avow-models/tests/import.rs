@@ -34,7 +34,7 @@ fn voices_become_packs_in_the_cache_that_verify_accepts() {
     let cache_dir = tmp.path().join("cache");
     let cache = ModelCache::new(&cache_dir);
 
-    let report = cache.import(&voices(&[src.clone()])).unwrap();
+    let report = cache.import(&voices(std::slice::from_ref(&src))).unwrap();
     let paths: Vec<&str> = report.written.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["voices/af_nezumi.voicepack", "voices/bm_other.voicepack"]);
 

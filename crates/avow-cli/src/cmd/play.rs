@@ -177,7 +177,7 @@ mod device {
         let errors = Arc::clone(shared);
         let stream = device
             .build_output_stream(
-                config.clone(),
+                *config,
                 move |out: &mut [T], _: &cpal::OutputCallbackInfo| {
                     let mut queue = feed.lock();
                     let took = !queue.samples.is_empty();

@@ -24,6 +24,11 @@ reproduce), a voice `jf_nezumi.pt` (one tensor [510, 1, 256] from the cached
 voice pack) with the sha256 of its little-endian f32 values and small broken checkpoints: a missing top-level key, a
 misshapen tensor, a lone `weight_g`, and a legacy (non-zip) save.
 
+It also rewrites crates/avow-kokoro/src/canonical_layout.txt (name and shape
+of every canonical tensor), the layout the importer checks a full checkpoint
+against; regenerate it whenever the ONNX importer's output changes
+(tests/pth_import.rs fails when the two disagree).
+
 Run once: python3 tools/make_pth_fixtures.py  (writes crates/avow-kokoro/tests/fixtures/pth/)
 """
 
@@ -37,7 +42,9 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 CACHE = pathlib.Path(os.environ.get("AVOW_CACHE_DIR", pathlib.Path.home() / ".cache" / "avow"))
-OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/avow-kokoro/tests/fixtures/pth"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "crates/avow-kokoro/tests/fixtures/pth"
+LAYOUT = ROOT / "crates/avow-kokoro/src/canonical_layout.txt"
 
 # Canonical tensors copied as they are (top-level key, name inside it).
 PLAIN = [
@@ -94,8 +101,19 @@ def state_dict(items):
     return sd
 
 
+def write_layout(canon):
+    lines = [
+        "# Canonical Kokoro-82M v1.0 layout: every tensor the ONNX importer (convert.rs) writes,",
+        "# as `name dim,dim,...` (all f32). The .pth importer must produce exactly these.",
+        "# Regenerate with tools/make_pth_fixtures.py; tests/pth_import.rs checks it against the cache.",
+    ]
+    lines += [f"{name} {','.join(str(d) for d in canon[name].shape)}" for name in sorted(canon)]
+    LAYOUT.write_text("\n".join(lines) + "\n")
+
+
 def main():
     canon = load_file(str(CACHE / "kokoro-82m-v1.0.safetensors"))
+    write_layout(canon)
     rng = np.random.default_rng(7)
     OUT.mkdir(parents=True, exist_ok=True)
     per_key = {k: [] for k in KEYS}

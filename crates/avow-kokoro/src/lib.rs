@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod convert_pth;
 pub mod decoder;
 pub mod generator;
 pub mod layers;
@@ -23,4 +24,5 @@ pub mod residual;
 pub mod stft;
 pub mod text_encoder;
 
+pub use convert_pth::{pth_to_safetensors, read_voice_pt, Layout, PthError, PthReport};
 pub use model::{KModel, ModelError, Rendered, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};

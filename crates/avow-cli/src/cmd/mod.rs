@@ -8,6 +8,7 @@ pub mod dub;
 pub mod enroll;
 pub mod keys;
 pub mod models;
+pub mod play;
 pub mod say;
 pub mod transcribe;
 pub mod watermark;

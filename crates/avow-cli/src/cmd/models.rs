@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use avow_models::{DirDownloader, FetchOptions, FileStatus, ModelCache};
+use avow_models::{DirDownloader, FetchOptions, FileStatus, ImportOptions, ModelCache};
 
 /// Exit code of `verify` when a file is missing or does not match (1 is
 /// kept for "could not check at all").
@@ -20,6 +20,28 @@ pub enum Command {
     List(CacheArgs),
     /// Re-hash every model file against the manifest; exit 2 on any mismatch.
     Verify(CacheArgs),
+    /// Import the original PyTorch release (kokoro-v1_0.pth, voices/*.pt)
+    /// into the cache instead of the weights converted from the int8 ONNX.
+    Import(ImportArgs),
+}
+
+/// Arguments of `avow models import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// The release checkpoint `kokoro-v1_0.pth`: its weights become the
+    /// model's (weight norm folded, same layout as the ONNX conversion).
+    #[arg(long, value_name = "FILE")]
+    pth: Option<PathBuf>,
+    /// Voice files of the release (`NAME.pt`) or directories holding them;
+    /// each becomes the voice pack `voices/NAME.voicepack`.
+    #[arg(long, value_name = "DIR_OR_FILE", num_args = 1..)]
+    voices: Vec<PathBuf>,
+    /// Language of the imported voices (default: from the release's naming,
+    /// e.g. `af_*` en-us, `bf_*` en-gb, `ff_*` fr).
+    #[arg(long, value_name = "BCP47")]
+    voice_language: Option<String>,
 }
 
 /// Where the cache is, and output format.
@@ -54,7 +76,58 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Fetch(a) => fetch(a),
         Command::List(a) => list(a, false),
         Command::Verify(a) => list(a, true),
+        Command::Import(a) => import(a),
     }
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.pth.is_some() || !args.voices.is_empty(),
+        "nothing to import: give --pth kokoro-v1_0.pth and/or --voices DIR_OR_FILE..."
+    );
+    let cache = ModelCache::from_dir_or_env(args.cache.cache_dir)?;
+    let report = cache.import(&ImportOptions {
+        checkpoint: args.pth,
+        voices: args.voices,
+        voice_language: args.voice_language,
+        progress: true,
+    })?;
+    if args.cache.json {
+        let weights = report.weights.as_ref().map(|w| {
+            serde_json::json!({"extra": w.extra, "folded": w.folded.len(), "derived": w.derived})
+        });
+        let written: Vec<_> =
+            report.written.iter().map(|(p, sha)| serde_json::json!({"path": p, "sha256": sha})).collect();
+        let v = serde_json::json!({
+            "cache_dir": cache.dir(),
+            "written": written,
+            "unchanged": report.unchanged,
+            "weights": weights,
+            "compared_with_onnx": report.compared_with_onnx,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("imported into {}", cache.dir().display());
+    for (path, sha) in &report.written {
+        println!("  {sha}  {path}");
+    }
+    for path in &report.unchanged {
+        println!("  unchanged (already the stock pack)  {path}");
+    }
+    if let Some(w) = &report.weights {
+        println!("  weight norm folded in {} layers", w.folded.len());
+        if !w.derived.is_empty() {
+            println!("  computed (not stored in the release): {}", w.derived.join(", "));
+        }
+        if !w.extra.is_empty() {
+            println!("  left out (not used by the model): {}", w.extra.join(", "));
+        }
+        if report.compared_with_onnx {
+            println!("  names and shapes match the ONNX-derived weights it replaced");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {

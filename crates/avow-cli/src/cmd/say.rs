@@ -32,8 +32,12 @@ pub struct Args {
     speed: f32,
     /// Output WAV file, or `-` for raw 16-bit little-endian mono PCM at 24 kHz on
     /// standard output, sentence by sentence.
-    #[arg(long, short)]
-    out: PathBuf,
+    #[arg(long, short, required_unless_present = "play")]
+    out: Option<PathBuf>,
+    /// Play the speech on the default output device as it is synthesized,
+    /// sentence by sentence (builds with the `audio-device` feature).
+    #[arg(long, conflicts_with = "out")]
+    play: bool,
     /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -68,9 +72,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if text.len() > MAX_TEXT_BYTES {
         bail!("the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes: split it into smaller pieces", text.len());
     }
-    let to_stdout = args.out.as_os_str() == "-";
-    if !to_stdout {
-        check_writable(&args.out)?;
+    let out = args.out.clone().unwrap_or_default();
+    let to_stdout = out.as_os_str() == "-";
+    // Opened before the model loads: no device (or no feature) fails fast.
+    let player = if args.play { Some(super::play::Player::open(SAMPLE_RATE)?) } else { None };
+    if !to_stdout && player.is_none() {
+        check_writable(&out)?;
     }
     let options = EngineOptions {
         cache_dir: args.cache_dir.clone(),
@@ -97,7 +104,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    if to_stdout {
+    if let Some(player) = player {
+        player.speak(engine.stream(&voice, &text, args.speed)?)?;
+    } else if to_stdout {
         let mut out = std::io::stdout().lock();
         for piece in engine.stream(&voice, &text, args.speed)? {
             let bytes = avow_audio::to_s16le(&piece?)?;
@@ -109,9 +118,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     } else {
-        let (seconds, watermark) = write_wav_streaming(&engine, &voice, &text, args.speed, &args.out)?;
+        let (seconds, watermark) = write_wav_streaming(&engine, &voice, &text, args.speed, &out)?;
         if std::io::stderr().is_terminal() {
-            eprintln!("wrote {} ({seconds:.1} s, watermark {watermark:08x})", args.out.display());
+            eprintln!("wrote {} ({seconds:.1} s, watermark {watermark:08x})", out.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use avow_speaker::frontend::{mel_frames, normalize_volume, partial_starts, N_MELS};
+use avow_speaker::frontend::{mel_frames, normalize_volume, partial_starts, preprocess, N_MELS};
 use avow_speaker::Embedding;
 use candle_core::{Tensor, Var};
 use serde_json::Value;
@@ -38,7 +38,19 @@ fn cases() -> Option<Vec<Case>> {
             .map(|entry| {
                 let rel = entry["path"].as_str().expect("path").to_string();
                 let scale = entry["scale"].as_f64().unwrap_or(1.0) as f32;
-                let raw = common::read_16k(&data.join(&rel));
+                let mut raw = common::read_16k(&data.join(&rel));
+                // Silence added at both ends and in the middle, as the
+                // fixture script does.
+                if let Some(secs) = entry["silence"].as_array() {
+                    let z = |v: &Value| vec![0.0f32; (v.as_f64().unwrap() * 16_000.0) as usize];
+                    let half = raw.len() / 2;
+                    let mut with = z(&secs[0]);
+                    with.extend_from_slice(&raw[..half]);
+                    with.extend(z(&secs[1]));
+                    with.extend_from_slice(&raw[half..]);
+                    with.extend(z(&secs[2]));
+                    raw = with;
+                }
                 assert_eq!(raw.len() as u64, entry["samples"].as_u64().unwrap(), "{rel}");
                 let wav: Vec<f32> = raw.iter().map(|x| x * scale).collect();
                 Case {
@@ -101,6 +113,33 @@ fn embeddings_match_resemblyzer_with_cosine_at_least_0_999() {
         worst = worst.min(cos);
     }
     eprintln!("worst cosine {worst:.6}");
+}
+
+#[test]
+fn energy_trimmed_preprocessing_stays_close_to_resemblyzers_webrtcvad() {
+    let Some(cases) = cases() else { return };
+    let Some(enc) = common::encoder() else { return };
+    let mut worst = 1.0f32;
+    for c in &cases {
+        let Some(want) = c.entry.get("embedding_preprocessed") else {
+            continue;
+        };
+        let pre = preprocess(&c.wav);
+        let want = Embedding::from_values(floats(want)).unwrap();
+        let cos = enc.embed(&pre).unwrap().cosine(&want);
+        // How far the untrimmed embedding is, for comparison.
+        let untrimmed = enc.embed(&normalize_volume(&c.wav)).unwrap().cosine(&want);
+        eprintln!(
+            "{}: {} → {} samples (webrtcvad: {}); cosine {cos:.4} (untrimmed {untrimmed:.4})",
+            c.name,
+            c.wav.len(),
+            pre.len(),
+            c.entry["preprocessed_samples"]
+        );
+        worst = worst.min(cos);
+    }
+    eprintln!("worst cosine with resemblyzer's preprocess_wav: {worst:.4}");
+    assert!(worst >= 0.98, "worst cosine {worst}");
 }
 
 #[test]

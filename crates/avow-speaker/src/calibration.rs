@@ -36,7 +36,7 @@ pub const ENROLL_AGREEMENT_THRESHOLD: f32 = 0.75;
 
 /// Cosine at the equal error rate of single utterance pairs (EER 0.53%:
 /// 225 same-speaker pairs, 15,000 different-speaker pairs).
-pub const PAIR_EER_THRESHOLD: f32 = 0.771;
+pub const PAIR_EER_THRESHOLD: f32 = 0.7708;
 
 /// An operating point of a same/different decision `cosine ≥ threshold`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -72,10 +72,18 @@ impl Rng {
 fn summary(name: &str, v: &[f32]) -> String {
     let n = v.len() as f64;
     let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-    let sd = (v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = (v
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
     let min = v.iter().cloned().fold(f32::INFINITY, f32::min);
     let max = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    format!("{name}: n = {}, mean {mean:.3}, sd {sd:.3}, min {min:.3}, max {max:.3}", v.len())
+    format!(
+        "{name}: n = {}, mean {mean:.3}, sd {sd:.3}, min {min:.3}, max {max:.3}",
+        v.len()
+    )
 }
 
 fn point(label: &str, p: Option<OperatingPoint>) -> String {
@@ -158,13 +166,21 @@ fn run() -> Result<(), String> {
         .collect();
     speakers.sort();
     for s in &speakers {
-        let id = s.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let id = s
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for f in flacs(s)? {
             files.push((id.clone(), true, f));
         }
     }
     for f in flacs(&data.join("train-clean-100"))? {
-        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let id = name.split('-').next().unwrap_or_default().to_string();
         files.push((id, false, f));
     }
@@ -248,10 +264,15 @@ fn run() -> Result<(), String> {
         s
     };
     for spk in &enrolled {
-        let own: Vec<usize> = (0..utts.len()).filter(|&i| utts[i].speaker == *spk).collect();
+        let own: Vec<usize> = (0..utts.len())
+            .filter(|&i| utts[i].speaker == *spk)
+            .collect();
         for _ in 0..subsets {
             let pick = rng.subset(own.len(), 4);
-            let members: Vec<Embedding> = pick.iter().map(|&k| utts[own[k]].embedding.clone()).collect();
+            let members: Vec<Embedding> = pick
+                .iter()
+                .map(|&k| utts[own[k]].embedding.clone())
+                .collect();
             let Some(centroid) = Embedding::centroid(&members) else {
                 continue;
             };

@@ -38,6 +38,12 @@ pub const ENROLL_AGREEMENT_THRESHOLD: f32 = 0.75;
 /// 225 same-speaker pairs, 15,000 different-speaker pairs).
 pub const PAIR_EER_THRESHOLD: f32 = 0.7708;
 
+// The consent check is at least as strict as the centroid EER point, and the
+// enrollment agreement check is the most lenient: checked at compile time.
+const _: () = assert!(CONSENT_THRESHOLD >= CENTROID_EER_THRESHOLD);
+const _: () = assert!(ENROLL_AGREEMENT_THRESHOLD < PAIR_EER_THRESHOLD);
+const _: () = assert!(PAIR_EER_THRESHOLD < CENTROID_EER_THRESHOLD);
+
 /// An operating point of a same/different decision `cosine ≥ threshold`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OperatingPoint {
@@ -165,14 +171,5 @@ mod tests {
         assert!(equal_error_rate(&[], &[0.1]).is_none());
         assert!(equal_error_rate(&[f32::NAN], &[0.1]).is_none());
         assert!(threshold_at_false_accept(&[0.5], &[], 0.01).is_none());
-    }
-
-    #[test]
-    fn constants_are_ordered_sensibly() {
-        // The consent check is at least as strict as the centroid EER point,
-        // and the enrollment agreement check is the most lenient.
-        assert!(CONSENT_THRESHOLD >= CENTROID_EER_THRESHOLD);
-        assert!(ENROLL_AGREEMENT_THRESHOLD < PAIR_EER_THRESHOLD);
-        assert!(PAIR_EER_THRESHOLD < CENTROID_EER_THRESHOLD);
     }
 }

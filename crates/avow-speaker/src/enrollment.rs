@@ -98,9 +98,10 @@ pub enum EnrollError {
         /// The threshold.
         threshold: f32,
     },
-    /// The speaker encoder failed.
+    /// The speaker encoder failed (boxed: it is much larger than the
+    /// other reasons).
     #[error(transparent)]
-    Encoder(#[from] SpeakerError),
+    Encoder(Box<SpeakerError>),
     /// Resampling failed.
     #[error("{}: resampling failed: {source}", path.display())]
     Resample {
@@ -109,6 +110,12 @@ pub enum EnrollError {
         /// Why.
         source: AudioError,
     },
+}
+
+impl From<SpeakerError> for EnrollError {
+    fn from(e: SpeakerError) -> Self {
+        EnrollError::Encoder(Box::new(e))
+    }
 }
 
 /// Limits of [`prepare`]; [`Default`] gives the documented constants.
@@ -253,9 +260,10 @@ pub fn prepare_samples(
             max_fraction: limits.max_clipped_fraction,
         });
     }
-    let speech_secs = flags.iter().filter(|&&f| f).count() as f64 * FRAME as f64
-        / f64::from(ENCODER_RATE);
-    let start_s = (first as f64 * FRAME as f64 / f64::from(ENCODER_RATE) - TRIM_MARGIN_SECS).max(0.0);
+    let speech_secs =
+        flags.iter().filter(|&&f| f).count() as f64 * FRAME as f64 / f64::from(ENCODER_RATE);
+    let start_s =
+        (first as f64 * FRAME as f64 / f64::from(ENCODER_RATE) - TRIM_MARGIN_SECS).max(0.0);
     let end_s = (last + 1) as f64 * FRAME as f64 / f64::from(ENCODER_RATE) + TRIM_MARGIN_SECS;
     let cut = |wav: &[f32], rate: u32| {
         let a = ((start_s * f64::from(rate)) as usize).min(wav.len());
@@ -342,8 +350,8 @@ pub fn check(recordings: Vec<Recording>, limits: &Limits) -> Result<Enrollment, 
                 .filter(|&(j, _)| j != i)
                 .map(|(_, r)| r.embedding.clone())
                 .collect();
-            let cos = Embedding::centroid(&others)
-                .map_or(0.0, |c| recordings[i].embedding.cosine(&c));
+            let cos =
+                Embedding::centroid(&others).map_or(0.0, |c| recordings[i].embedding.cosine(&c));
             agreement.push(cos);
         }
         let (worst, &cosine) = agreement

@@ -152,13 +152,14 @@ pub fn mel_frames(wav: &[f32]) -> Vec<f32> {
 pub fn partial_starts(n_samples: usize) -> (Vec<usize>, usize) {
     let n_frames = (n_samples + 1).div_ceil(HOP);
     let frame_step = ((f64::from(SAMPLE_RATE) / PARTIAL_RATE) / HOP as f64).round() as usize;
-    let steps = (n_frames + frame_step + 1).saturating_sub(PARTIAL_FRAMES).max(1);
+    let steps = (n_frames + frame_step + 1)
+        .saturating_sub(PARTIAL_FRAMES)
+        .max(1);
     let mut starts: Vec<usize> = (0..steps).step_by(frame_step).collect();
     if starts.len() > 1 {
         if let Some(&last) = starts.last() {
             let wav_start = last * HOP;
-            let coverage =
-                (n_samples as f64 - wav_start as f64) / (PARTIAL_FRAMES * HOP) as f64;
+            let coverage = (n_samples as f64 - wav_start as f64) / (PARTIAL_FRAMES * HOP) as f64;
             if coverage < MIN_COVERAGE {
                 starts.pop();
             }
@@ -176,7 +177,11 @@ pub fn dbfs(wav: &[f32]) -> f64 {
     if wav.is_empty() {
         return f64::NEG_INFINITY;
     }
-    let ms = wav.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / wav.len() as f64;
+    let ms = wav
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / wav.len() as f64;
     10.0 * ms.log10()
 }
 
@@ -228,7 +233,9 @@ pub fn energy_voice_flags(wav: &[f32]) -> (Vec<bool>, f64) {
     sorted.sort_by(f64::total_cmp);
     let pick = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
     let loud = pick(0.95);
-    let threshold = (loud - VAD_RANGE_DB).max(pick(0.10) + 6.0).max(VAD_FLOOR_DBFS);
+    let threshold = (loud - VAD_RANGE_DB)
+        .max(pick(0.10) + 6.0)
+        .max(VAD_FLOOR_DBFS);
     (levels.iter().map(|&l| l >= threshold).collect(), loud)
 }
 
@@ -311,7 +318,11 @@ mod tests {
 
     #[test]
     fn long_silences_are_shortened_and_short_pauses_kept() {
-        let tone = |n: usize| (0..n).map(|i| 0.2 * (i as f32 * 0.07).sin()).collect::<Vec<f32>>();
+        let tone = |n: usize| {
+            (0..n)
+                .map(|i| 0.2 * (i as f32 * 0.07).sin())
+                .collect::<Vec<f32>>()
+        };
         let mut wav = tone(16_000);
         wav.extend(vec![0.0; 16_000]); // 1 s pause: shortened
         wav.extend(tone(16_000));
@@ -337,7 +348,9 @@ mod tests {
 
     #[test]
     fn volume_is_only_ever_raised() {
-        let quiet: Vec<f32> = (0..1600).map(|i| 0.001 * ((i as f32) * 0.1).sin()).collect();
+        let quiet: Vec<f32> = (0..1600)
+            .map(|i| 0.001 * ((i as f32) * 0.1).sin())
+            .collect();
         let raised = normalize_volume(&quiet);
         assert!((dbfs(&raised) - TARGET_DBFS).abs() < 1e-3);
         let loud: Vec<f32> = quiet.iter().map(|x| x * 300.0).collect();

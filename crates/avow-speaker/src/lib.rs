@@ -110,12 +110,19 @@ impl Embedding {
         if values.len() != EMBEDDING_DIM || values.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        let norm = values.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+        let norm = values
+            .iter()
+            .map(|v| f64::from(*v).powi(2))
+            .sum::<f64>()
+            .sqrt();
         if norm == 0.0 || !norm.is_finite() {
             return None;
         }
         Some(Embedding(
-            values.iter().map(|v| (f64::from(*v) / norm) as f32).collect(),
+            values
+                .iter()
+                .map(|v| (f64::from(*v) / norm) as f32)
+                .collect(),
         ))
     }
 

@@ -11,11 +11,15 @@ the volume-normalized samples (resemblyzer's `normalize_volume(-30 dBFS,
 increase_only=True)`), the number of partials, the first partial embedding
 and a few mel frames of the (zero-padded) utterance.
 
-resemblyzer's webrtcvad silence trimming is deliberately NOT applied: the Rust
+resemblyzer's webrtcvad silence trimming is NOT applied for those: the Rust
 port does not reimplement webrtcvad (see the avow-speaker docs), so the parity
-test compares `embed_utterance` on identical samples. webrtcvad is therefore
-not needed; if it is not installed a stand-in module is registered only so
-that `resemblyzer.audio` can be imported (it is never called).
+test compares `embed_utterance` on identical samples. When webrtcvad is
+installed (`pip install webrtcvad-wheels`), each entry also gets
+`embedding_preprocessed`: resemblyzer's full `preprocess_wav` (volume
+normalization and webrtcvad trimming) then `embed_utterance`, which the Rust
+energy-based `frontend::preprocess` is compared with (loosely: the two voice
+detectors differ). Without webrtcvad a stand-in module is registered only so
+that `resemblyzer.audio` can be imported, and those entries are omitted.
 
 One-off use (torch, librosa, numpy, soundfile installed; resemblyzer without
 its dependencies):
@@ -36,8 +40,10 @@ import soundfile as sf
 
 try:
     import webrtcvad  # noqa: F401
+    HAVE_VAD = True
 except ImportError:
     sys.modules["webrtcvad"] = types.ModuleType("webrtcvad")
+    HAVE_VAD = False
 
 import librosa  # noqa: E402
 import torch  # noqa: E402
@@ -58,6 +64,11 @@ FILES = [
     # normalization (increase only) is exercised.
     ("test-other/2033/2033-164914-0003.flac", 0.05),
 ]
+
+# A file with silence added at both ends and in the middle, for the
+# comparison of full preprocessing (resemblyzer's webrtcvad trimming vs the
+# Rust energy-based trimming): seconds before, in the middle, after.
+SILENCE_CASE = ("test-other/1688/1688-142285-0001.flac", (1.0, 1.5, 1.0))
 
 
 def r(x):
@@ -87,10 +98,17 @@ def main():
         "preprocess": "normalize_volume(-30 dBFS, increase_only) only; no webrtcvad trim",
         "files": [],
     }
-    for entry in FILES:
+    for entry in FILES + [SILENCE_CASE]:
         rel, scale = entry if isinstance(entry, tuple) else (entry, 1.0)
+        silence = None
+        if isinstance(scale, tuple):
+            silence, scale = scale, 1.0
         wav, sr = sf.read(data / rel, dtype="float32")
         wav = (wav * np.float32(scale)).astype(np.float32)
+        if silence is not None:
+            z = lambda secs: np.zeros(int(secs * sr), dtype=np.float32)  # noqa: E731
+            half = len(wav) // 2
+            wav = np.concatenate([z(silence[0]), wav[:half], z(silence[1]), wav[half:], z(silence[2])])
         if wav.ndim > 1:
             sys.exit(f"{rel}: expected mono")
         if sr != 16000:
@@ -102,9 +120,10 @@ def main():
         padded = np.pad(norm, (0, padded_len - len(norm)), "constant")
         mel = audio.wav_to_mel_spectrogram(padded)
         idx = sorted({0, 1, 2, mel.shape[0] // 2, mel.shape[0] - 1})
-        out["files"].append({
+        record = {
             "path": rel,
             "scale": scale,
+            "silence": list(silence) if silence is not None else None,
             "samples": int(len(wav)),
             "gain": gain,
             "mel_frames": int(mel.shape[0]),
@@ -113,7 +132,12 @@ def main():
             "partials": int(partials.shape[0]),
             "first_partial": r(partials[0]),
             "embedding": r(embed),
-        })
+        }
+        if HAVE_VAD:
+            pre = audio.preprocess_wav(wav, source_sr=None)
+            record["preprocessed_samples"] = int(len(pre))
+            record["embedding_preprocessed"] = r(enc.embed_utterance(pre))
+        out["files"].append(record)
         print(f"{rel}: {len(wav) / sr:.2f} s, {partials.shape[0]} partials, gain {gain:.3f}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -6,8 +6,9 @@
 //!
 //! Data: test-other (5 speakers × 10 utterances) gives the same-speaker
 //! trials; train-clean-100 (125 other speakers × 1 utterance) adds
-//! different-speaker trials. Each utterance is volume-normalized as
-//! resemblyzer does (-30 dBFS, increase only) and embedded.
+//! different-speaker trials. Each utterance is preprocessed as resemblyzer
+//! does (-30 dBFS volume, increase only; long pauses shortened, here with
+//! the energy detector of `frontend::preprocess`) and embedded.
 //!
 //! Two trial shapes are scored:
 //! - pairs: every pair of utterances (same speaker: 5 × 45 pairs);
@@ -20,8 +21,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use avow_speaker::calibration::{equal_error_rate, threshold_at_false_accept, OperatingPoint};
-use avow_speaker::frontend::normalize_volume;
+use avow_speaker::calibration::{
+    equal_error_rate, threshold_at_false_accept, OperatingPoint, CONSENT_THRESHOLD,
+    ENROLL_AGREEMENT_THRESHOLD, PAIR_EER_THRESHOLD,
+};
+use avow_speaker::frontend::preprocess;
 use avow_speaker::{Embedding, SpeakerEncoder};
 
 struct Utterance {
@@ -68,10 +72,18 @@ impl Rng {
 fn summary(name: &str, v: &[f32]) -> String {
     let n = v.len() as f64;
     let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-    let sd = (v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = (v
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
     let min = v.iter().cloned().fold(f32::INFINITY, f32::min);
     let max = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    format!("{name}: n = {}, mean {mean:.3}, sd {sd:.3}, min {min:.3}, max {max:.3}", v.len())
+    format!(
+        "{name}: n = {}, mean {mean:.3}, sd {sd:.3}, min {min:.3}, max {max:.3}",
+        v.len()
+    )
 }
 
 fn point(label: &str, p: Option<OperatingPoint>) -> String {
@@ -86,7 +98,17 @@ fn point(label: &str, p: Option<OperatingPoint>) -> String {
     }
 }
 
-fn report(title: &str, same: &[f32], diff: &[f32]) {
+fn at(same: &[f32], diff: &[f32], name: &str, t: f32) -> String {
+    let fa = diff.iter().filter(|&&s| s >= t).count() as f64 / diff.len() as f64;
+    let fr = same.iter().filter(|&&s| s < t).count() as f64 / same.len() as f64;
+    format!(
+        "at {name} = {t}: false accept {:.2}%, false reject {:.2}%",
+        100.0 * fa,
+        100.0 * fr
+    )
+}
+
+fn report(title: &str, same: &[f32], diff: &[f32], constants: &[(&str, f32)]) {
     println!("## {title}");
     println!("{}", summary("same speaker", same));
     println!("{}", summary("different speakers", diff));
@@ -99,6 +121,9 @@ fn report(title: &str, same: &[f32], diff: &[f32]) {
                 threshold_at_false_accept(same, diff, far)
             )
         );
+    }
+    for (name, t) in constants {
+        println!("{}", at(same, diff, name, *t));
     }
     println!();
 }
@@ -141,13 +166,21 @@ fn run() -> Result<(), String> {
         .collect();
     speakers.sort();
     for s in &speakers {
-        let id = s.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let id = s
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         for f in flacs(s)? {
             files.push((id.clone(), true, f));
         }
     }
     for f in flacs(&data.join("train-clean-100"))? {
-        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let id = name.split('-').next().unwrap_or_default().to_string();
         files.push((id, false, f));
     }
@@ -165,8 +198,9 @@ fn run() -> Result<(), String> {
         if audio.sample_rate != 16_000 {
             return Err(format!("{}: expected 16 kHz", path.display()));
         }
-        let wav = normalize_volume(&audio.to_mono());
-        audio_secs += wav.len() as f64 / 16_000.0;
+        let mono = audio.to_mono();
+        audio_secs += mono.len() as f64 / 16_000.0;
+        let wav = preprocess(&mono);
         let embedding = encoder.embed(&wav).map_err(|e| e.to_string())?;
         utts.push(Utterance {
             speaker,
@@ -207,7 +241,15 @@ fn run() -> Result<(), String> {
             }
         }
     }
-    report("single utterance pairs", &same, &diff);
+    report(
+        "single utterance pairs",
+        &same,
+        &diff,
+        &[
+            ("PAIR_EER_THRESHOLD", PAIR_EER_THRESHOLD),
+            ("ENROLL_AGREEMENT_THRESHOLD", ENROLL_AGREEMENT_THRESHOLD),
+        ],
+    );
 
     // Utterance against the centroid of 4 others of an enrolled speaker.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -222,10 +264,15 @@ fn run() -> Result<(), String> {
         s
     };
     for spk in &enrolled {
-        let own: Vec<usize> = (0..utts.len()).filter(|&i| utts[i].speaker == *spk).collect();
+        let own: Vec<usize> = (0..utts.len())
+            .filter(|&i| utts[i].speaker == *spk)
+            .collect();
         for _ in 0..subsets {
             let pick = rng.subset(own.len(), 4);
-            let members: Vec<Embedding> = pick.iter().map(|&k| utts[own[k]].embedding.clone()).collect();
+            let members: Vec<Embedding> = pick
+                .iter()
+                .map(|&k| utts[own[k]].embedding.clone())
+                .collect();
             let Some(centroid) = Embedding::centroid(&members) else {
                 continue;
             };
@@ -239,7 +286,15 @@ fn run() -> Result<(), String> {
             }
         }
     }
-    report("one utterance against the centroid of 4 others", &same, &diff);
+    report(
+        "one utterance against the centroid of 4 others",
+        &same,
+        &diff,
+        &[
+            ("CONSENT_THRESHOLD", CONSENT_THRESHOLD),
+            ("ENROLL_AGREEMENT_THRESHOLD", ENROLL_AGREEMENT_THRESHOLD),
+        ],
+    );
     Ok(())
 }
 

@@ -64,7 +64,11 @@ fn run() -> Result<(), String> {
         loss.backward().map_err(err)
     })?;
     println!("{}: {secs:.2} s of audio", file.display());
-    println!("embed (FFT front end):           {:.3} s ({:.0}x real time)", t_plain, secs / t_plain);
+    println!(
+        "embed (FFT front end):           {:.3} s ({:.0}x real time)",
+        t_plain,
+        secs / t_plain
+    );
     println!("embed_tensor forward:            {:.3} s", t_fwd);
     println!("embed_tensor forward + backward: {:.3} s", t_bwd);
     println!("cosine(embed, embed_tensor) = {:.7}", plain.cosine(&diff));

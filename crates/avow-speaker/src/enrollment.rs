@@ -28,9 +28,9 @@ pub const MIN_SPEECH_SECS: f64 = 10.0;
 /// Largest tolerated fraction of clipped samples (0.1%).
 pub const MAX_CLIPPED_FRACTION: f64 = 0.001;
 /// A recording whose loud frames stay below this level (dBFS) is silence.
-pub const SILENCE_DBFS: f64 = -50.0;
+pub const SILENCE_DBFS: f64 = crate::frontend::VAD_FLOOR_DBFS;
 /// Speech frames lie within this many dB of the recording's loud frames.
-pub const SPEECH_RANGE_DB: f64 = 30.0;
+pub const SPEECH_RANGE_DB: f64 = crate::frontend::VAD_RANGE_DB;
 /// Speech is normalized to this RMS level (dBFS) ...
 pub const TARGET_SPEECH_DBFS: f64 = -20.0;
 /// ... unless that would push a peak above this level (dBFS).
@@ -39,10 +39,7 @@ pub const PEAK_LIMIT_DBFS: f64 = -1.0;
 pub const TRIM_MARGIN_SECS: f64 = 0.15;
 
 /// Frame of the speech detector: 30 ms at 16 kHz.
-const FRAME: usize = 480;
-/// Moving-average width and hang-over of the detector, in frames (as
-/// resemblyzer's VAD smoothing).
-const SMOOTH_FRAMES: usize = 8;
+const FRAME: usize = crate::frontend::VAD_WINDOW;
 
 /// Why enrollment audio was refused.
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +98,10 @@ pub enum EnrollError {
         /// The threshold.
         threshold: f32,
     },
-    /// The speaker encoder failed.
+    /// The speaker encoder failed (boxed: it is much larger than the
+    /// other reasons).
     #[error(transparent)]
-    Encoder(#[from] SpeakerError),
+    Encoder(Box<SpeakerError>),
     /// Resampling failed.
     #[error("{}: resampling failed: {source}", path.display())]
     Resample {
@@ -112,6 +110,12 @@ pub enum EnrollError {
         /// Why.
         source: AudioError,
     },
+}
+
+impl From<SpeakerError> for EnrollError {
+    fn from(e: SpeakerError) -> Self {
+        EnrollError::Encoder(Box::new(e))
+    }
 }
 
 /// Limits of [`prepare`]; [`Default`] gives the documented constants.
@@ -204,47 +208,12 @@ pub fn clipped_fraction(interleaved: &[f32], channels: u16) -> f64 {
 /// Shortest run of peak-level samples that counts as clipping.
 pub const CLIP_RUN: usize = 3;
 
-fn frame_levels(wav: &[f32]) -> Vec<f64> {
-    wav.chunks(FRAME)
-        .map(|f| {
-            let ms = f.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / f.len() as f64;
-            10.0 * (ms + 1e-12).log10()
-        })
-        .collect()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// Speech flags per 30 ms frame of 16 kHz audio, and the level of the loud
-/// frames (95th percentile, dBFS).
+/// Speech flags per 30 ms frame of 16 kHz audio (the energy detector of
+/// [`crate::frontend::energy_voice_flags`] with resemblyzer's smoothing), and
+/// the level of the loud frames (95th percentile, dBFS).
 pub fn speech_frames(wav: &[f32]) -> (Vec<bool>, f64) {
-    let levels = frame_levels(wav);
-    if levels.is_empty() {
-        return (Vec::new(), f64::NEG_INFINITY);
-    }
-    let mut sorted = levels.clone();
-    sorted.sort_by(f64::total_cmp);
-    let loud = percentile(&sorted, 0.95);
-    let floor = percentile(&sorted, 0.10);
-    let threshold = (loud - SPEECH_RANGE_DB).max(floor + 6.0).max(SILENCE_DBFS);
-    let raw: Vec<f64> = levels
-        .iter()
-        .map(|&l| if l >= threshold { 1.0 } else { 0.0 })
-        .collect();
-    // Centred moving average, rounded: isolated clicks and short gaps go.
-    let n = raw.len();
-    let flags = (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub((SMOOTH_FRAMES - 1) / 2);
-            let hi = (i + SMOOTH_FRAMES / 2 + 1).min(n);
-            let sum: f64 = raw[lo..hi].iter().sum();
-            sum / SMOOTH_FRAMES as f64 >= 0.5
-        })
-        .collect();
-    (flags, loud)
+    let (raw, loud) = crate::frontend::energy_voice_flags(wav);
+    (crate::frontend::smooth_voice_flags(&raw), loud)
 }
 
 /// Prepares one recording from samples in memory: see the module docs.
@@ -291,9 +260,10 @@ pub fn prepare_samples(
             max_fraction: limits.max_clipped_fraction,
         });
     }
-    let speech_secs = flags.iter().filter(|&&f| f).count() as f64 * FRAME as f64
-        / f64::from(ENCODER_RATE);
-    let start_s = (first as f64 * FRAME as f64 / f64::from(ENCODER_RATE) - TRIM_MARGIN_SECS).max(0.0);
+    let speech_secs =
+        flags.iter().filter(|&&f| f).count() as f64 * FRAME as f64 / f64::from(ENCODER_RATE);
+    let start_s =
+        (first as f64 * FRAME as f64 / f64::from(ENCODER_RATE) - TRIM_MARGIN_SECS).max(0.0);
     let end_s = (last + 1) as f64 * FRAME as f64 / f64::from(ENCODER_RATE) + TRIM_MARGIN_SECS;
     let cut = |wav: &[f32], rate: u32| {
         let a = ((start_s * f64::from(rate)) as usize).min(wav.len());
@@ -325,7 +295,8 @@ pub fn prepare_samples(
     for x in audio_16k.iter_mut().chain(audio_24k.iter_mut()) {
         *x *= gain;
     }
-    let embedding = encoder.embed(&crate::frontend::normalize_volume(&audio_16k))?;
+    // As resemblyzer embeds: long pauses shortened, quiet audio raised.
+    let embedding = encoder.embed(&crate::frontend::preprocess(&audio_16k))?;
     Ok(Recording {
         path: path.to_path_buf(),
         audio_24k,
@@ -379,8 +350,8 @@ pub fn check(recordings: Vec<Recording>, limits: &Limits) -> Result<Enrollment, 
                 .filter(|&(j, _)| j != i)
                 .map(|(_, r)| r.embedding.clone())
                 .collect();
-            let cos = Embedding::centroid(&others)
-                .map_or(0.0, |c| recordings[i].embedding.cosine(&c));
+            let cos =
+                Embedding::centroid(&others).map_or(0.0, |c| recordings[i].embedding.cosine(&c));
             agreement.push(cos);
         }
         let (worst, &cosine) = agreement

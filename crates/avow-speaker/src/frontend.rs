@@ -152,13 +152,14 @@ pub fn mel_frames(wav: &[f32]) -> Vec<f32> {
 pub fn partial_starts(n_samples: usize) -> (Vec<usize>, usize) {
     let n_frames = (n_samples + 1).div_ceil(HOP);
     let frame_step = ((f64::from(SAMPLE_RATE) / PARTIAL_RATE) / HOP as f64).round() as usize;
-    let steps = (n_frames + frame_step + 1).saturating_sub(PARTIAL_FRAMES).max(1);
+    let steps = (n_frames + frame_step + 1)
+        .saturating_sub(PARTIAL_FRAMES)
+        .max(1);
     let mut starts: Vec<usize> = (0..steps).step_by(frame_step).collect();
     if starts.len() > 1 {
         if let Some(&last) = starts.last() {
             let wav_start = last * HOP;
-            let coverage =
-                (n_samples as f64 - wav_start as f64) / (PARTIAL_FRAMES * HOP) as f64;
+            let coverage = (n_samples as f64 - wav_start as f64) / (PARTIAL_FRAMES * HOP) as f64;
             if coverage < MIN_COVERAGE {
                 starts.pop();
             }
@@ -176,7 +177,11 @@ pub fn dbfs(wav: &[f32]) -> f64 {
     if wav.is_empty() {
         return f64::NEG_INFINITY;
     }
-    let ms = wav.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / wav.len() as f64;
+    let ms = wav
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / wav.len() as f64;
     10.0 * ms.log10()
 }
 
@@ -190,6 +195,92 @@ pub fn normalize_volume(wav: &[f32]) -> Vec<f32> {
     }
     let gain = 10f64.powf(change / 20.0) as f32;
     wav.iter().map(|&x| x * gain).collect()
+}
+
+/// Window of the voice detector: 30 ms at 16 kHz (resemblyzer's VAD window).
+pub const VAD_WINDOW: usize = 480;
+/// Voice flags are smoothed over this many windows (resemblyzer's
+/// `vad_moving_average_width`).
+const VAD_AVERAGE_WIDTH: usize = 8;
+/// Silent runs up to this many windows are kept (resemblyzer's
+/// `vad_max_silence_length`).
+const VAD_MAX_SILENCE: usize = 6;
+/// Windows within this many dB of the loud windows may be voice.
+pub const VAD_RANGE_DB: f64 = 30.0;
+/// Windows below this level (dBFS) are never voice.
+pub const VAD_FLOOR_DBFS: f64 = -50.0;
+
+/// Raw per-window voice decisions of an energy detector on 16 kHz audio
+/// (one per full [`VAD_WINDOW`]; a trailing partial window is dropped, as
+/// resemblyzer does): a window is voice when its level is within 30 dB of the
+/// recording's loud windows (95th percentile), at least 6 dB above its noise
+/// floor (10th percentile) and above -50 dBFS. Also returns the loud level.
+///
+/// This stands in for webrtcvad (mode 3), which resemblyzer uses; it is
+/// cruder (no spectral model) and keeps more of quiet, breathy speech.
+pub fn energy_voice_flags(wav: &[f32]) -> (Vec<bool>, f64) {
+    let levels: Vec<f64> = wav
+        .chunks_exact(VAD_WINDOW)
+        .map(|w| {
+            let ms = w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / w.len() as f64;
+            10.0 * (ms + 1e-12).log10()
+        })
+        .collect();
+    if levels.is_empty() {
+        return (Vec::new(), f64::NEG_INFINITY);
+    }
+    let mut sorted = levels.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pick = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    let loud = pick(0.95);
+    let threshold = (loud - VAD_RANGE_DB)
+        .max(pick(0.10) + 6.0)
+        .max(VAD_FLOOR_DBFS);
+    (levels.iter().map(|&l| l >= threshold).collect(), loud)
+}
+
+/// resemblyzer's smoothing of voice flags: a moving average over 8 windows
+/// (3 before, 4 after), rounded half to even, so a window needs at least 5
+/// voiced windows of 8 around it.
+pub fn smooth_voice_flags(raw: &[bool]) -> Vec<bool> {
+    let n = raw.len();
+    (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub((VAD_AVERAGE_WIDTH - 1) / 2);
+            let hi = (i + VAD_AVERAGE_WIDTH / 2 + 1).min(n);
+            let count = raw[lo..hi].iter().filter(|&&f| f).count();
+            // np.round(count / 8): 4/8 = 0.5 rounds to 0.
+            2 * count > VAD_AVERAGE_WIDTH
+        })
+        .collect()
+}
+
+/// resemblyzer's `trim_long_silences` with [`energy_voice_flags`] in place of
+/// webrtcvad: the length is cut to whole 30 ms windows, voice flags are
+/// smoothed, dilated by 3 windows each way (so silences up to 6 windows stay),
+/// and only flagged windows are kept.
+pub fn trim_long_silences(wav: &[f32]) -> Vec<f32> {
+    let (raw, _) = energy_voice_flags(wav);
+    let smooth = smooth_voice_flags(&raw);
+    let n = smooth.len();
+    let reach = VAD_MAX_SILENCE / 2;
+    let mut out = Vec::with_capacity(n * VAD_WINDOW);
+    for i in 0..n {
+        let lo = i.saturating_sub(reach);
+        let hi = (i + reach + 1).min(n);
+        if smooth[lo..hi].iter().any(|&f| f) {
+            out.extend_from_slice(&wav[i * VAD_WINDOW..(i + 1) * VAD_WINDOW]);
+        }
+    }
+    out
+}
+
+/// resemblyzer's `preprocess_wav` for 16 kHz samples, with the energy
+/// detector instead of webrtcvad: [`normalize_volume`] then
+/// [`trim_long_silences`]. Embeddings of its output agree closely but not
+/// exactly with resemblyzer's (BENCHMARKS.md, "Speaker encoder").
+pub fn preprocess(wav: &[f32]) -> Vec<f32> {
+    trim_long_silences(&normalize_volume(wav))
 }
 
 #[cfg(test)]
@@ -226,8 +317,40 @@ mod tests {
     }
 
     #[test]
+    fn long_silences_are_shortened_and_short_pauses_kept() {
+        let tone = |n: usize| {
+            (0..n)
+                .map(|i| 0.2 * (i as f32 * 0.07).sin())
+                .collect::<Vec<f32>>()
+        };
+        let mut wav = tone(16_000);
+        wav.extend(vec![0.0; 16_000]); // 1 s pause: shortened
+        wav.extend(tone(16_000));
+        wav.extend(vec![0.0; 2_400]); // 150 ms pause: kept
+        wav.extend(tone(16_000));
+        let out = trim_long_silences(&wav);
+        let n = out.len() as f64 / 16_000.0;
+        // 3 s of tone, plus at most ~3 windows of hang-over on each side of
+        // each pause, plus the short pause.
+        assert!(n > 3.1 && n < 3.6, "{n} s kept");
+        assert!(trim_long_silences(&[0.0; 16_000]).is_empty());
+        assert!(trim_long_silences(&[]).is_empty());
+    }
+
+    #[test]
+    fn smoothing_rounds_half_down_like_numpy() {
+        // Exactly 4 voiced of 8 around window 3 → 0.5 → not voiced.
+        let raw = [true, true, true, true, false, false, false, false];
+        assert!(!smooth_voice_flags(&raw)[3]);
+        let raw = [true, true, true, true, true, false, false, false];
+        assert!(smooth_voice_flags(&raw)[3]);
+    }
+
+    #[test]
     fn volume_is_only_ever_raised() {
-        let quiet: Vec<f32> = (0..1600).map(|i| 0.001 * ((i as f32) * 0.1).sin()).collect();
+        let quiet: Vec<f32> = (0..1600)
+            .map(|i| 0.001 * ((i as f32) * 0.1).sin())
+            .collect();
         let raised = normalize_volume(&quiet);
         assert!((dbfs(&raised) - TARGET_DBFS).abs() < 1e-3);
         let loud: Vec<f32> = quiet.iter().map(|x| x * 300.0).collect();

@@ -71,7 +71,12 @@ impl SpeakerEncoder {
             }
         }
         // Every name was checked just above.
-        let get = |n: &str| tensors.get(n).cloned().ok_or_else(|| bad(format!("no `{n}`")));
+        let get = |n: &str| {
+            tensors
+                .get(n)
+                .cloned()
+                .ok_or_else(|| bad(format!("no `{n}`")))
+        };
         let mut layers = Vec::new();
         for l in 0..3 {
             let w_ih_t = get(&format!("lstm.weight_ih_l{l}"))?.t()?.contiguous()?;
@@ -208,12 +213,20 @@ impl SpeakerEncoder {
     /// matmul and sliced per step, which is faster forward, but the backward
     /// of every slice is a zero-padded tensor the size of the whole sequence
     /// (quadratic in the number of steps).
-    fn partial_embeddings(&self, mels: &Tensor, for_gradients: bool) -> candle_core::Result<Tensor> {
+    fn partial_embeddings(
+        &self,
+        mels: &Tensor,
+        for_gradients: bool,
+    ) -> candle_core::Result<Tensor> {
         let (b, t, _) = mels.dims3()?;
         // Time-major so that each step's slice is contiguous.
         let mels_t = mels.transpose(0, 1)?.contiguous()?;
         let mut inputs: Vec<Tensor> = if for_gradients {
-            mels_t.chunk(t, 0)?.into_iter().map(|x| x.squeeze(0)).collect::<candle_core::Result<_>>()?
+            mels_t
+                .chunk(t, 0)?
+                .into_iter()
+                .map(|x| x.squeeze(0))
+                .collect::<candle_core::Result<_>>()?
         } else {
             Vec::new()
         };
@@ -239,7 +252,9 @@ impl SpeakerEncoder {
             for step in 0..t {
                 let projected = match &xp {
                     Some(xp) => xp.get(step)?,
-                    None => inputs[step].matmul(&layer.w_ih_t)?.broadcast_add(&layer.bias)?,
+                    None => inputs[step]
+                        .matmul(&layer.w_ih_t)?
+                        .broadcast_add(&layer.bias)?,
                 };
                 let gates = (projected + h.matmul(&layer.w_hh_t)?)?;
                 let sig = sigmoid(&gates)?;

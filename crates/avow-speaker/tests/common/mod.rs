@@ -16,7 +16,10 @@ pub fn encoder() -> Option<SpeakerEncoder> {
     match SpeakerEncoder::from_cache(false) {
         Ok(e) => Some(e),
         Err(e) => {
-            assert!(!required(), "AVOW_REQUIRE_MODELS=1 but the speaker encoder is unavailable: {e}");
+            assert!(
+                !required(),
+                "AVOW_REQUIRE_MODELS=1 but the speaker encoder is unavailable: {e}"
+            );
             eprintln!("skipping: speaker encoder unavailable ({e})");
             None
         }
@@ -37,7 +40,10 @@ pub fn librispeech() -> Option<PathBuf> {
                 .find(|p| p.is_dir())
         });
     if found.is_none() {
-        assert!(!required(), "AVOW_REQUIRE_MODELS=1 but the shared LibriSpeech data is missing");
+        assert!(
+            !required(),
+            "AVOW_REQUIRE_MODELS=1 but the shared LibriSpeech data is missing"
+        );
         eprintln!("skipping: no shared LibriSpeech data (set AVOW_SHARED_DATA)");
     }
     found

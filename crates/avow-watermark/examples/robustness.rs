@@ -369,6 +369,9 @@ struct Row {
     bit_acc: f64,
     payload_exact: usize,
     ranges_ok: usize,
+    /// Median presence score (threshold ≈ 6.4): a finer view than the
+    /// detection count when comparing variants.
+    median_score: f64,
 }
 
 fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
@@ -532,6 +535,7 @@ fn main() {
         let mut bits_ok = 0usize;
         let mut skipped = false;
         let (mut det_time, mut det_secs) = (0.0f64, 0.0f64);
+        let mut scores = Vec::new();
         for (payload, y) in &marked {
             let Some(att) = attack(a, y, &tmp, &mut rng, &others) else {
                 skipped = true;
@@ -545,6 +549,7 @@ fn main() {
             det_time += t.elapsed().as_secs_f64();
             det_secs += att.samples.len() as f64 / f64::from(att.rate);
             row.clips += 1;
+            scores.push(d.score);
             if d.detected {
                 row.detected += 1;
             }
@@ -570,6 +575,8 @@ fn main() {
             continue;
         }
         row.bit_acc = bits_ok as f64 / (32 * row.clips) as f64;
+        scores.sort_by(f64::total_cmp);
+        row.median_score = scores.get(scores.len() / 2).copied().unwrap_or(0.0);
         if a == "none" {
             println!(
                 "detect speed on 24 kHz marked clips: {:.0}x real time",
@@ -578,13 +585,14 @@ fn main() {
             none_speed = det_secs / det_time;
         }
         println!(
-            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}{}",
+            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  median score {:5.2}{}",
             a,
             row.detected,
             row.clips,
             100.0 * row.detected as f64 / row.clips as f64,
             100.0 * row.bit_acc,
             row.payload_exact,
+            row.median_score,
             if a == "splice" {
                 format!("  localized {}", row.ranges_ok)
             } else {

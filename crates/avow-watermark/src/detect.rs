@@ -2,6 +2,7 @@
 //! localization.
 
 use crate::dsp::{whiten, Analyzer};
+use crate::code::INFO_BITS;
 use crate::layout::{
     Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
 };
@@ -41,7 +42,8 @@ pub struct Detection {
     pub raw_bits: u32,
     /// Whether the decoded CRC-8 matches the decoded payload bits.
     pub crc_ok: bool,
-    /// Estimated probability that all 40 coded bits are right.
+    /// Estimated probability that all 40 information bits (payload and
+    /// CRC) are right, from the decoder's per-bit log-likelihood ratios.
     pub payload_confidence: f64,
     /// Time ranges (seconds) whose frames carry the mark.
     pub ranges: Vec<(f64, f64)>,
@@ -59,6 +61,10 @@ pub struct Detector {
     /// `grouped[(j * GROUPS + g) * PER_GROUP + i]`: sign of band
     /// `i * GROUPS + g` in unit position `j`.
     grouped: Vec<f32>,
+    /// Unit positions of the sync sequence.
+    sync_positions: Vec<usize>,
+    /// Unit positions carrying each coded bit.
+    bit_positions: Vec<Vec<usize>>,
     threshold: f64,
     speed_search: bool,
 }
@@ -86,9 +92,19 @@ impl Detector {
     /// A detector for `key` with the default threshold ([`DEFAULT_THRESHOLD`]).
     pub fn new(key: &Key) -> Self {
         let layout = Layout::new(key.bytes());
+        let mut bit_positions = vec![Vec::new(); CODED_BITS];
+        let mut sync_positions = Vec::new();
+        for (j, role) in layout.roles.iter().enumerate() {
+            match *role {
+                Role::Sync => sync_positions.push(j),
+                Role::Bit(i) => bit_positions[usize::from(i)].push(j),
+            }
+        }
         Detector {
             grouped: grouped_signs(&layout),
             layout,
+            sync_positions,
+            bit_positions,
             threshold: DEFAULT_THRESHOLD,
             speed_search: false,
         }
@@ -310,45 +326,46 @@ impl Detector {
         }
     }
 
-    /// Self-normalized presence score. Terms: every group of every sync
-    /// position (known symbol), and groups 2–3 of every data position
-    /// judged against the bit decided from groups 0–1 of all positions of
-    /// that bit. Under "no mark" each term's sign is symmetric and
-    /// independent of the others given the audio (the groups' key signs are
-    /// independent), which is all the Hoeffding bound needs.
+    /// Self-normalized presence score `Σ d_k / sqrt(Σ d_k²)`.
+    ///
+    /// Terms: every group of every sync position times its known symbol,
+    /// and every group of every data position times the sign of the sum of
+    /// the *earlier* terms of the same coded bit (decision feedback; cells
+    /// are visited in order of decreasing magnitude, the first one only
+    /// seeds the reference). Under "no mark" the key's signs make each
+    /// cell's sign a fair coin independent of all magnitudes, and each
+    /// feedback sign depends only on earlier coins, so the terms are
+    /// Rademacher signs times fixed magnitudes: Hoeffding's bound
+    /// `P(W ≥ w) ≤ e^{-w²/2}` holds exactly as for known symbols, while
+    /// every data cell contributes to detection.
     fn sync_score(&self, fold: &Fold) -> f64 {
         let (mut num, mut den) = (0.0f64, 0.0f64);
-        let mut reference = [0.0f64; CODED_BITS];
-        for (j, role) in self.layout.roles.iter().enumerate() {
+        for &j in &self.sync_positions {
             if fold.frames[j] == 0 {
                 continue;
             }
-            match *role {
-                Role::Sync => {
-                    for g in 0..GROUPS {
-                        let v = f64::from(fold.sum[j * GROUPS + g]);
-                        num += f64::from(self.layout.sync[j * GROUPS + g]) * v;
-                        den += v * v;
-                    }
-                }
-                Role::Bit(i) => {
-                    for g in 0..GROUPS / 2 {
-                        reference[usize::from(i)] += f64::from(fold.sum[j * GROUPS + g]);
-                    }
-                }
+            for g in 0..GROUPS {
+                let v = f64::from(fold.sum[j * GROUPS + g]);
+                num += f64::from(self.layout.sync[j * GROUPS + g]) * v;
+                den += v * v;
             }
         }
-        for (j, role) in self.layout.roles.iter().enumerate() {
-            if let Role::Bit(i) = *role {
-                let r = reference[usize::from(i)];
-                if fold.frames[j] == 0 || r == 0.0 {
-                    continue;
+        let mut cells: Vec<f64> = Vec::with_capacity(8 * GROUPS);
+        for units in &self.bit_positions {
+            cells.clear();
+            for &j in units {
+                if fold.frames[j] > 0 {
+                    cells.extend((0..GROUPS).map(|g| f64::from(fold.sum[j * GROUPS + g])));
                 }
-                for g in GROUPS / 2..GROUPS {
-                    let v = f64::from(fold.sum[j * GROUPS + g]);
-                    num += r.signum() * v;
+            }
+            cells.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+            let mut reference = 0.0f64;
+            for &v in &cells {
+                if reference != 0.0 {
+                    num += reference.signum() * v;
                     den += v * v;
                 }
+                reference += v;
             }
         }
         if den > 0.0 {
@@ -358,12 +375,11 @@ impl Detector {
         }
     }
 
-    /// Decodes the coded bits; returns payload bits, CRC check, confidence
+    /// Decodes the payload; returns payload bits, CRC check, confidence
     /// and the expected sign of every unit position.
     fn decode(&self, fold: &Fold) -> (u32, bool, f64, [f32; TERMS]) {
-        // Noise and signal level per frame, from the sync positions.
-        // Per-frame signal level and noise of one group term, from the sync
-        // positions (whose symbols are known).
+        // Per-frame signal level `mu` and noise `sigma` of a unit's
+        // statistic, from the sync positions (whose symbols are known).
         let sync_val = |j: usize| -> f64 {
             (0..GROUPS)
                 .map(|g| {
@@ -373,42 +389,42 @@ impl Detector {
                 .sum()
         };
         let (mut mu_n, mut mu_d) = (0.0f64, 0.0f64);
-        for (j, role) in self.layout.roles.iter().enumerate() {
-            if matches!(role, Role::Sync) {
-                mu_n += sync_val(j);
-                mu_d += fold.frames[j] as f64;
-            }
+        for &j in &self.sync_positions {
+            mu_n += sync_val(j);
+            mu_d += fold.frames[j] as f64;
         }
         let mu = if mu_d > 0.0 { mu_n / mu_d } else { 0.0 };
         let mut var = 0.0f64;
-        for (j, role) in self.layout.roles.iter().enumerate() {
+        for &j in &self.sync_positions {
             let n = fold.frames[j] as f64;
-            if matches!(role, Role::Sync) && n > 0.0 {
+            if n > 0.0 {
                 let y = sync_val(j) / n;
                 var += n * (y - mu) * (y - mu);
             }
         }
-        let sigma = (var / mu_d.max(1.0)).sqrt().max(1e-9);
-        let mut soft = [0.0f64; CODED_BITS];
-        let mut count = [0.0f64; CODED_BITS];
-        for (j, role) in self.layout.roles.iter().enumerate() {
-            if let Role::Bit(i) = *role {
-                let v: f32 = fold.sum[j * GROUPS..(j + 1) * GROUPS].iter().sum();
-                soft[usize::from(i)] += f64::from(v);
-                count[usize::from(i)] += fold.frames[j] as f64;
-            }
+        let sigma2 = (var / mu_d.max(1.0)).max(1e-12);
+        // Gaussian channel: a coded bit's summed statistic is `±mu·n` plus
+        // noise of variance `sigma²·n`, so its LLR is `2·mu·sum / sigma²`.
+        let gain = 2.0 * mu.max(0.0) / sigma2;
+        let mut llr = [0.0f64; CODED_BITS];
+        for (i, units) in self.bit_positions.iter().enumerate() {
+            let s: f64 = units
+                .iter()
+                .map(|&j| {
+                    fold.sum[j * GROUPS..(j + 1) * GROUPS]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .sum::<f64>()
+                })
+                .sum();
+            llr[i] = gain * s;
         }
+        let info = crate::code::decode(&llr);
         let mut confidence = 1.0f64;
-        let mut bits = [false; CODED_BITS];
-        for i in 0..CODED_BITS {
-            bits[i] = soft[i] > 0.0;
-            let z = if count[i] > 0.0 {
-                soft[i].abs() / (sigma * count[i].sqrt())
-            } else {
-                0.0
-            };
-            confidence *= 1.0 - normal_tail(z);
+        for l in &info {
+            confidence *= 1.0 / (1.0 + (-l.abs()).exp());
         }
+        let bits: [bool; INFO_BITS] = std::array::from_fn(|i| info[i] > 0.0);
         let mut raw = 0u32;
         for &b in &bits[..32] {
             raw = (raw << 1) | u32::from(b);
@@ -418,7 +434,7 @@ impl Detector {
             crc = (crc << 1) | u8::from(b);
         }
         let crc_ok = crate::layout::crc8(raw) == crc;
-        let coded: [f32; CODED_BITS] = std::array::from_fn(|i| if bits[i] { 1.0 } else { -1.0 });
+        let coded = crate::code::encode(&bits);
         let mut signs = [0.0f32; TERMS];
         for j in 0..UNITS {
             signs[j * GROUPS..(j + 1) * GROUPS].copy_from_slice(&self.layout.symbols(j, &coded));

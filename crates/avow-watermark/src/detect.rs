@@ -13,6 +13,17 @@ use crate::{Key, WatermarkError};
 
 /// Default per-file false-positive bound: `detected` needs `p_value ≤` this.
 pub const DEFAULT_THRESHOLD: f64 = 1e-6;
+/// Share of the false-positive budget for the whole-signal test when
+/// windows are searched too (the rest goes to the windows).
+const WHOLE_SHARE: f64 = 0.9;
+/// Frames per chunk of the window search: half a block.
+const WINDOW_STRIDE: usize = BLOCK_FRAMES / 2;
+/// Window lengths in chunks: one and two blocks (about 3 s and 6 s), so
+/// that a marked excerpt spliced into unmarked audio is scored without
+/// the unmarked remainder diluting it.
+const WINDOW_CHUNKS: [usize; 2] = [2, 4];
+/// Longest signal (in chunks, about 96 s) searched window by window.
+const MAX_WINDOWED_CHUNKS: usize = 64;
 /// Sub-hop offsets tried (samples at 24 kHz); together with the frame phase
 /// they cover every alignment to within 64 samples.
 const OFFSETS: [usize; 2] = [0, HOP / 2];
@@ -21,11 +32,6 @@ const OFFSETS: [usize; 2] = [0, HOP / 2];
 const MAX_SECONDS: f64 = 4.0 * 3600.0;
 /// Noise floor percentile of a band: `1 / FLOOR_PERCENTILE_DIV` (10 %).
 const FLOOR_PERCENTILE_DIV: usize = 10;
-/// Cells this far above the band's floor start to count...
-const FLOOR_MARGIN_DB: f32 = 3.0;
-/// ...and count fully this much higher again.
-const FLOOR_RAMP_DB: f32 = 12.0;
-
 /// Result of looking for the mark in one signal.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Detection {
@@ -158,48 +164,54 @@ impl Detector {
         }
         let mut an = Analyzer::new();
         let base_hop = HOP as f64;
-        let Some(mut best) = self.search(&mut an, &x, base_hop) else {
+        let Some(found) = self.search(&mut an, &x, base_hop, true) else {
             return Err(WatermarkError::TooShort { seconds: duration });
         };
+        let mut best = found.whole;
         // Where the chosen analysis grid lives: the input itself with a
         // stretched hop (tempo), or the input resampled (speed).
         let mut stretched: Option<(Vec<f32>, f64)> = None;
         let mut hop = base_hop;
-        let mut trials = (OFFSETS.len() * BLOCK_FRAMES) as f64;
-        let p_of = |score: f64, trials: f64| {
-            if score > 0.0 {
-                (trials * (-score * score / 2.0).exp()).min(1.0)
-            } else {
-                1.0
-            }
-        };
+        let alignments = (OFFSETS.len() * BLOCK_FRAMES) as f64;
+        let mut trials = alignments;
         if self.speed_search {
-            let per = trials;
             trials *= 1.0 + 2.0 * speed_factors().count() as f64;
-            if p_of(best.score, trials) > self.threshold {
+            if tail_bound(best.score) * trials > self.threshold {
                 for s in speed_factors() {
-                    if let Some(c) = self.search(&mut an, &x, base_hop / s) {
-                        if c.score > best.score {
-                            best = c;
+                    if let Some(c) = self.search(&mut an, &x, base_hop / s, false) {
+                        if c.whole.score > best.score {
+                            best = c.whole;
                             hop = base_hop / s;
                             stretched = None;
                         }
                     }
                     let to = (f64::from(RATE) * s).round() as u32;
                     let xs = avow_audio::resample(&x, RATE, to)?;
-                    if let Some(c) = self.search(&mut an, &xs, base_hop) {
-                        if c.score > best.score {
-                            best = c;
+                    if let Some(c) = self.search(&mut an, &xs, base_hop, false) {
+                        if c.whole.score > best.score {
+                            best = c.whole;
                             hop = base_hop;
                             stretched = Some((xs, f64::from(to) / f64::from(RATE)));
                         }
                     }
                 }
             }
-            let _ = per;
+        }
+        // Bonferroni over the two families: the whole-file test gets
+        // WHOLE_SHARE of the false-positive budget, the windows the rest.
+        let mut p_value = (trials * tail_bound(best.score)).min(1.0);
+        if let Some(w) = found.window {
+            p_value = (p_value / WHOLE_SHARE).min(1.0);
+            let p_window = alignments * found.windows as f64 * tail_bound(w.score)
+                / (1.0 - WHOLE_SHARE);
+            if p_window < p_value {
+                p_value = p_window;
+                best = w;
+                hop = base_hop;
+                stretched = None;
+            }
         }
         let score = best.score;
-        let p_value = p_of(score, trials);
         let detected = p_value <= self.threshold;
         let (raw, crc_ok, confidence, signs) = self.decode(&best.fold);
         let ranges = if detected {
@@ -237,33 +249,102 @@ impl Detector {
     }
 
     /// Best alignment (sub-hop offset and block phase) for frames spaced
-    /// `hop` samples apart.
-    fn search(&self, an: &mut Analyzer, x: &[f32], hop: f64) -> Option<Candidate> {
-        let mut best: Option<Candidate> = None;
+    /// `hop` samples apart, over the whole signal and, with `windows` and
+    /// a signal long enough, over windows of one and two blocks.
+    fn search(&self, an: &mut Analyzer, x: &[f32], hop: f64, windows: bool) -> Option<Search> {
+        let mut out: Option<Search> = None;
         for k in 0..OFFSETS.len() {
             let off = (hop * k as f64 / OFFSETS.len() as f64).round() as usize;
             if off >= x.len() {
                 continue;
             }
-            let mut per_position = Positions {
-                sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
-                frames: vec![0; BLOCK_FRAMES],
-            };
-            self.correlations(an, &x[off..], hop, |t, row| per_position.add(t, row));
-            for phase in 0..BLOCK_FRAMES {
-                let fold = fold(&per_position, phase);
-                let score = self.sync_score(&fold);
-                if best.as_ref().is_none_or(|b| score > b.score) {
-                    best = Some(Candidate {
-                        score,
-                        offset: off,
-                        phase,
-                        fold,
-                    });
+            // Per-position sums of each chunk of half a block.
+            // Past MAX_WINDOWED_CHUNKS they are merged into `whole` and
+            // only the whole-signal sums are kept (bounded memory).
+            let mut chunks: Vec<Positions> = Vec::new();
+            let mut whole = Positions::new();
+            let mut overflow = !windows;
+            self.correlations(an, &x[off..], hop, |t, row| {
+                if overflow {
+                    whole.add(t, row);
+                    return;
+                }
+                let c = t / WINDOW_STRIDE;
+                if c >= MAX_WINDOWED_CHUNKS {
+                    for ch in chunks.drain(..) {
+                        whole.merge(&ch);
+                    }
+                    overflow = true;
+                    whole.add(t, row);
+                    return;
+                }
+                while chunks.len() <= c {
+                    chunks.push(Positions::new());
+                }
+                chunks[c].add(t, row);
+            });
+            for c in &chunks {
+                whole.merge(c);
+            }
+            let cand = self.best_phase(&whole, off);
+            let res = out.get_or_insert_with(|| Search {
+                whole: cand.clone(),
+                window: None,
+                windows: 0,
+            });
+            if cand.score > res.whole.score {
+                res.whole = cand;
+            }
+            // Windows pay off only when the signal is clearly longer than
+            // the longest window; the cap bounds time and memory.
+            let n = chunks.len();
+            if overflow || n < 2 * WINDOW_CHUNKS[1] {
+                continue;
+            }
+            for &len in &WINDOW_CHUNKS {
+                for start in 0..=(n - len) {
+                    let mut w = Positions::new();
+                    for c in &chunks[start..start + len] {
+                        w.merge(c);
+                    }
+                    let cand = self.best_phase(&w, off);
+                    res.windows += 1;
+                    if res.window.as_ref().is_none_or(|b| cand.score > b.score) {
+                        res.window = Some(cand);
+                    }
                 }
             }
         }
-        best
+        // `windows` counted every window of every offset; the alignment
+        // count already includes the offsets.
+        if let Some(r) = out.as_mut() {
+            r.windows /= OFFSETS.len();
+        }
+        out
+    }
+
+    /// Best block phase for one set of per-position sums.
+    fn best_phase(&self, p: &Positions, offset: usize) -> Candidate {
+        let mut best: Option<Candidate> = None;
+        for phase in 0..BLOCK_FRAMES {
+            let fold = fold(p, phase);
+            let score = self.sync_score(&fold);
+            if best.as_ref().is_none_or(|b| score > b.score) {
+                best = Some(Candidate {
+                    score,
+                    offset,
+                    phase,
+                    fold,
+                });
+            }
+        }
+        // BLOCK_FRAMES > 0, so the loop ran.
+        best.unwrap_or(Candidate {
+            score: 0.0,
+            offset,
+            phase: 0,
+            fold: fold(p, 0),
+        })
     }
 
     /// `corr[t][j * GROUPS + g]`: the statistic of band group `g` of frame
@@ -307,7 +388,12 @@ impl Detector {
         for (t, level) in levels.iter().enumerate() {
             whiten(level, &mut white);
             for b in 0..BANDS {
-                let w = ((level[b] - floor[b] - FLOOR_MARGIN_DB) / FLOOR_RAMP_DB).clamp(0.0, 1.0);
+                // The share of the cell's power above the floor is how much
+                // of the mark survives there (additive noise compresses a
+                // level change by that factor); its square weighs the cell
+                // by signal over noise.
+                let above = (1.0 - 10f32.powf(-(level[b] - floor[b]) / 10.0)).max(0.0);
+                let w = above * above;
                 white[b] *= w;
             }
             // Group-major copy so each term is a contiguous dot product.
@@ -443,6 +529,17 @@ impl Detector {
     }
 }
 
+/// Result of one alignment search.
+struct Search {
+    /// Best alignment over the whole signal.
+    whole: Candidate,
+    /// Best alignment over any window, when windows were searched.
+    window: Option<Candidate>,
+    /// Windows searched per sub-hop offset.
+    windows: usize,
+}
+
+#[derive(Clone)]
 struct Candidate {
     score: f64,
     offset: usize,
@@ -452,6 +549,7 @@ struct Candidate {
 
 /// Per unit position and group: summed statistic; per unit position:
 /// number of frames summed.
+#[derive(Clone)]
 struct Fold {
     sum: [f32; TERMS],
     frames: [u32; UNITS],
@@ -471,6 +569,24 @@ struct Positions {
 }
 
 impl Positions {
+    fn new() -> Self {
+        Positions {
+            sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
+            frames: vec![0; BLOCK_FRAMES],
+        }
+    }
+
+    fn merge(&mut self, other: &Positions) {
+        for (a, b) in self.sum.iter_mut().zip(&other.sum) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        for (a, b) in self.frames.iter_mut().zip(&other.frames) {
+            *a += b;
+        }
+    }
+
     fn add(&mut self, t: usize, row: &[f32; TERMS]) {
         let q = t % BLOCK_FRAMES;
         for (s, r) in self.sum[q].iter_mut().zip(row) {
@@ -535,6 +651,19 @@ fn localize(agree: &[f32], offset: usize, hop: f64) -> Vec<(f64, f64)> {
         }
     }
     ranges
+}
+
+/// Bound on `P(W ≥ w)` for a self-normalized sum of Rademacher signs
+/// with fixed weights: the smaller of Hoeffding's `e^{-w²/2}` and
+/// Bentkus and Dzindzalieta's `c·P(Z ≥ w)` with `c = 1 / (4 P(Z ≥ √2))`
+/// ≈ 3.178 (Bernoulli 21(2), 2015), which is about 2 w times tighter in
+/// the tail the detector works in.
+pub(crate) fn tail_bound(w: f64) -> f64 {
+    if w <= 0.0 {
+        return 1.0;
+    }
+    let c = 1.0 / (4.0 * normal_tail(std::f64::consts::SQRT_2));
+    (-w * w / 2.0).exp().min(c * normal_tail(w)).min(1.0)
 }
 
 /// Upper tail of the standard normal distribution, `P(Z > z)`.

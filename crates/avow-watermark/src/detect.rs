@@ -24,6 +24,10 @@ const WINDOW_STRIDE: usize = BLOCK_FRAMES / 2;
 const WINDOW_CHUNKS: [usize; 2] = [2, 4];
 /// Longest signal (in chunks, about 96 s) searched window by window.
 const MAX_WINDOWED_CHUNKS: usize = 64;
+/// Weight of the decision-feedback data terms relative to the sync terms:
+/// their feedback sign is often wrong at low SNR, so at full weight they
+/// add more noise than signal (0.35–0.5 measured best on 20 dB noise).
+const DATA_WEIGHT: f64 = 0.4;
 /// Sub-hop offsets tried (samples at 24 kHz); together with the frame phase
 /// they cover every alignment to within 64 samples.
 const OFFSETS: [usize; 2] = [0, HOP / 2];
@@ -448,8 +452,8 @@ impl Detector {
             let mut reference = 0.0f64;
             for &v in &cells {
                 if reference != 0.0 {
-                    num += reference.signum() * v;
-                    den += v * v;
+                    num += DATA_WEIGHT * reference.signum() * v;
+                    den += DATA_WEIGHT * DATA_WEIGHT * v * v;
                 }
                 reference += v;
             }

@@ -372,6 +372,11 @@ struct Row {
     /// Median presence score (threshold ≈ 6.4): a finer view than the
     /// detection count when comparing variants.
     median_score: f64,
+    /// Mean payload confidence over detected clips, to compare with the
+    /// share of detected clips whose payload is exact.
+    mean_confidence: f64,
+    /// Clips whose reported (CRC-checked) payload is not the embedded one.
+    payload_wrong: usize,
 }
 
 fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
@@ -552,10 +557,13 @@ fn main() {
             scores.push(d.score);
             if d.detected {
                 row.detected += 1;
+                row.mean_confidence += d.payload_confidence;
             }
             bits_ok += 32 - (d.raw_bits ^ payload).count_ones() as usize;
             if d.payload == Some(*payload) {
                 row.payload_exact += 1;
+            } else if d.payload.is_some() {
+                row.payload_wrong += 1;
             }
             if let Some((s, e)) = att.marked {
                 let (s, e) = (
@@ -575,6 +583,7 @@ fn main() {
             continue;
         }
         row.bit_acc = bits_ok as f64 / (32 * row.clips) as f64;
+        row.mean_confidence /= row.detected.max(1) as f64;
         scores.sort_by(f64::total_cmp);
         row.median_score = scores.get(scores.len() / 2).copied().unwrap_or(0.0);
         if a == "none" {
@@ -585,14 +594,16 @@ fn main() {
             none_speed = det_secs / det_time;
         }
         println!(
-            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  median score {:5.2}{}",
+            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  wrong {}  median score {:5.2}  confidence {:.3}{}",
             a,
             row.detected,
             row.clips,
             100.0 * row.detected as f64 / row.clips as f64,
             100.0 * row.bit_acc,
             row.payload_exact,
+            row.payload_wrong,
             row.median_score,
+            row.mean_confidence,
             if a == "splice" {
                 format!("  localized {}", row.ranges_ok)
             } else {

@@ -564,6 +564,10 @@ fn main() {
                 row.payload_exact += 1;
             } else if d.payload.is_some() {
                 row.payload_wrong += 1;
+                eprintln!(
+                    "{a}: wrong payload reported (confidence {:.3}, score {:.2})",
+                    d.payload_confidence, d.score
+                );
             }
             if let Some((s, e)) = att.marked {
                 let (s, e) = (

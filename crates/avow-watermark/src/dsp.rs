@@ -16,9 +16,10 @@ pub const CLIP_DB: f32 = 6.0;
 /// a deep lower clip, filling a −6 dB valley moved the statistic by up to
 /// 6 dB and undid the embedder's cancellation of the host (informed
 /// embedding). Clipping just below the local mean keeps the statistic on
-/// the spectral peaks, which survive those attacks. Measured on 24 clips:
-/// median score after white noise at 20 dB SNR 6.1 with a 6 dB lower clip,
-/// 7.6 with 0.5 dB, at 0.4 dB lower SNR for the same target.
+/// the spectral peaks, which survive those attacks. Measured on 24 clips
+/// after white noise at 20 dB SNR: 71 % detected (median score 6.8) with a
+/// 6 dB lower clip and a 0.5 dB target (SNR 18.9 dB), 96 % (7.6) with
+/// 0.5 dB and a 0.4 dB target (SNR 18.0 dB).
 pub const CLIP_LOW_DB: f32 = 0.5;
 /// Bands on each side used as the local spectral mean.
 const NEIGHBOURS: usize = 2;

@@ -28,6 +28,9 @@ const MAX_WINDOWED_CHUNKS: usize = 64;
 /// their feedback sign is often wrong at low SNR, so at full weight they
 /// add more noise than signal (0.35–0.5 measured best on 20 dB noise).
 const DATA_WEIGHT: f64 = 0.4;
+/// Phases per search whose full presence score is computed (see
+/// `Detector::best_phase`).
+const FULL_SCORE_PHASES: usize = 8;
 /// Sub-hop offsets tried (samples at 24 kHz); together with the frame phase
 /// they cover every alignment to within 64 samples.
 const OFFSETS: [usize; 2] = [0, HOP / 2];
@@ -328,9 +331,23 @@ impl Detector {
     }
 
     /// Best block phase for one set of per-position sums.
+    ///
+    /// The sync part of the score is computed for every phase; the full
+    /// score (with the costlier decision-feedback data terms) only for the
+    /// [`FULL_SCORE_PHASES`] phases whose sync part is highest. The p-value
+    /// still counts every alignment: whichever alignment is reported, the
+    /// chance that some alignment of unmarked audio scores that high is at
+    /// most the union bound over all of them.
     fn best_phase(&self, p: &Positions, offset: usize) -> Candidate {
+        let mut sync: Vec<(f64, usize)> = (0..BLOCK_FRAMES)
+            .map(|phase| {
+                let (num, den) = self.sync_part(&fold(p, phase));
+                (if den > 0.0 { num / den.sqrt() } else { 0.0 }, phase)
+            })
+            .collect();
+        sync.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut best: Option<Candidate> = None;
-        for phase in 0..BLOCK_FRAMES {
+        for &(_, phase) in sync.iter().take(FULL_SCORE_PHASES) {
             let fold = fold(p, phase);
             let score = self.sync_score(&fold);
             if best.as_ref().is_none_or(|b| score > b.score) {
@@ -429,17 +446,7 @@ impl Detector {
     /// `P(W ≥ w) ≤ e^{-w²/2}` holds exactly as for known symbols, while
     /// every data cell contributes to detection.
     fn sync_score(&self, fold: &Fold) -> f64 {
-        let (mut num, mut den) = (0.0f64, 0.0f64);
-        for &j in &self.sync_positions {
-            if fold.frames[j] == 0 {
-                continue;
-            }
-            for g in 0..GROUPS {
-                let v = f64::from(fold.sum[j * GROUPS + g]);
-                num += f64::from(self.layout.sync[j * GROUPS + g]) * v;
-                den += v * v;
-            }
-        }
+        let (mut num, mut den) = self.sync_part(fold);
         let mut cells: Vec<f64> = Vec::with_capacity(8 * GROUPS);
         for units in &self.bit_positions {
             cells.clear();
@@ -463,6 +470,22 @@ impl Detector {
         } else {
             0.0
         }
+    }
+
+    /// Numerator and squared denominator of the sync terms alone.
+    fn sync_part(&self, fold: &Fold) -> (f64, f64) {
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for &j in &self.sync_positions {
+            if fold.frames[j] == 0 {
+                continue;
+            }
+            for g in 0..GROUPS {
+                let v = f64::from(fold.sum[j * GROUPS + g]);
+                num += f64::from(self.layout.sync[j * GROUPS + g]) * v;
+                den += v * v;
+            }
+        }
+        (num, den)
     }
 
     /// Decodes the payload; returns payload bits, CRC check, confidence

@@ -562,6 +562,9 @@ fn main() {
             bits_ok += 32 - (d.raw_bits ^ payload).count_ones() as usize;
             if d.payload == Some(*payload) {
                 row.payload_exact += 1;
+                if std::env::var_os("AVOW_WM_TRACE").is_some() {
+                    eprintln!("{a}: exact payload, confidence {:.3}", d.payload_confidence);
+                }
             } else if d.payload.is_some() {
                 row.payload_wrong += 1;
                 eprintln!(

@@ -515,7 +515,25 @@ impl Detector {
                 var += n * (y - mu) * (y - mu);
             }
         }
-        let sigma2 = (var / mu_d.max(1.0)).max(1e-12);
+        let sigma_sync = var / mu_d.max(1.0);
+        // Data units are pushed as a whole (sync units group by group), so
+        // their cells vary more than the sync cells: estimate their noise
+        // from their own spread too (`E[y²] = mu²n² + sigma²n` for a unit of
+        // n frames, whatever its bit), and use the larger estimate.
+        let (mut e2, mut n1) = (0.0f64, 0.0f64);
+        for units in &self.bit_positions {
+            for &j in units {
+                let n = fold.frames[j] as f64;
+                let y: f64 = fold.sum[j * GROUPS..(j + 1) * GROUPS]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum();
+                e2 += y * y - mu * mu * n * n;
+                n1 += n;
+            }
+        }
+        let sigma_data = if n1 > 0.0 { e2 / n1 } else { 0.0 };
+        let sigma2 = sigma_sync.max(sigma_data).max(1e-12);
         // Gaussian channel: a coded bit's summed statistic is `±mu·n` plus
         // noise of variance `sigma²·n`, so its LLR is `2·mu·sum / sigma²`.
         let gain = 2.0 * mu.max(0.0) / sigma2;

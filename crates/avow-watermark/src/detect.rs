@@ -29,8 +29,10 @@ const MAX_WINDOWED_CHUNKS: usize = 64;
 /// add more noise than signal (0.35–0.5 measured best on 20 dB noise).
 const DATA_WEIGHT: f64 = 0.4;
 /// Phases per search whose full presence score is computed (see
-/// `Detector::best_phase`).
+/// `Detector::best_of`).
 const FULL_SCORE_PHASES: usize = 8;
+/// Phases tried in each window (the best of the whole-signal sync ranking).
+const WINDOW_PHASES: usize = 16;
 /// Sub-hop offsets tried (samples at 24 kHz); together with the frame phase
 /// they cover every alignment to within 64 samples.
 const OFFSETS: [usize; 2] = [0, HOP / 2];
@@ -293,7 +295,8 @@ impl Detector {
             for c in &chunks {
                 whole.merge(c);
             }
-            let cand = self.best_phase(&whole, off);
+            let ranking = self.phase_ranking(&whole);
+            let cand = self.best_of(&whole, off, &ranking[..FULL_SCORE_PHASES]);
             let res = out.get_or_insert_with(|| Search {
                 whole: cand.clone(),
                 window: None,
@@ -308,16 +311,33 @@ impl Detector {
             if overflow || n < 2 * WINDOW_CHUNKS[1] {
                 continue;
             }
+            // Only the phases that lead the whole-signal sync ranking are
+            // tried in windows (a spliced mark keeps its phase, and its sync
+            // part stands out over the whole signal too); the p-value still
+            // counts every phase of every window. Folding each chunk once
+            // per phase makes a window's fold a sum of its chunks' folds.
+            let phases = &ranking[..WINDOW_PHASES];
+            let folds: Vec<Vec<Fold>> = chunks
+                .iter()
+                .map(|c| phases.iter().map(|&ph| fold(c, ph)).collect())
+                .collect();
             for &len in &WINDOW_CHUNKS {
                 for start in 0..=(n - len) {
-                    let mut w = Positions::new();
-                    for c in &chunks[start..start + len] {
-                        w.merge(c);
-                    }
-                    let cand = self.best_phase(&w, off);
                     res.windows += 1;
-                    if res.window.as_ref().is_none_or(|b| cand.score > b.score) {
-                        res.window = Some(cand);
+                    for (i, &phase) in phases.iter().enumerate() {
+                        let mut f = folds[start][i].clone();
+                        for c in &folds[start + 1..start + len] {
+                            f.add(&c[i]);
+                        }
+                        let score = self.sync_score(&f);
+                        if res.window.as_ref().is_none_or(|b| score > b.score) {
+                            res.window = Some(Candidate {
+                                score,
+                                offset: off,
+                                phase,
+                                fold: f,
+                            });
+                        }
                     }
                 }
             }
@@ -330,15 +350,9 @@ impl Detector {
         out
     }
 
-    /// Best block phase for one set of per-position sums.
-    ///
-    /// The sync part of the score is computed for every phase; the full
-    /// score (with the costlier decision-feedback data terms) only for the
-    /// [`FULL_SCORE_PHASES`] phases whose sync part is highest. The p-value
-    /// still counts every alignment: whichever alignment is reported, the
-    /// chance that some alignment of unmarked audio scores that high is at
-    /// most the union bound over all of them.
-    fn best_phase(&self, p: &Positions, offset: usize) -> Candidate {
+    /// Block phases ordered by the sync part of the presence score, best
+    /// first.
+    fn phase_ranking(&self, p: &Positions) -> Vec<usize> {
         let mut sync: Vec<(f64, usize)> = (0..BLOCK_FRAMES)
             .map(|phase| {
                 let (num, den) = self.sync_part(&fold(p, phase));
@@ -346,8 +360,19 @@ impl Detector {
             })
             .collect();
         sync.sort_by(|a, b| b.0.total_cmp(&a.0));
+        sync.into_iter().map(|(_, phase)| phase).collect()
+    }
+
+    /// Best of the given block phases by the full presence score.
+    ///
+    /// The full score (with the costlier decision-feedback data terms) is
+    /// computed only for the phases whose sync part ranks highest. The
+    /// p-value still counts every alignment: whichever alignment is
+    /// reported, the chance that some alignment of unmarked audio scores
+    /// that high is at most the union bound over all of them.
+    fn best_of(&self, p: &Positions, offset: usize, phases: &[usize]) -> Candidate {
         let mut best: Option<Candidate> = None;
-        for &(_, phase) in sync.iter().take(FULL_SCORE_PHASES) {
+        for &phase in phases {
             let fold = fold(p, phase);
             let score = self.sync_score(&fold);
             if best.as_ref().is_none_or(|b| score > b.score) {
@@ -359,7 +384,7 @@ impl Detector {
                 });
             }
         }
-        // BLOCK_FRAMES > 0, so the loop ran.
+        // Callers pass at least one phase.
         best.unwrap_or(Candidate {
             score: 0.0,
             offset,
@@ -611,6 +636,17 @@ fn position(t: usize, phase: usize) -> usize {
 struct Positions {
     sum: Vec<[f32; TERMS]>,
     frames: Vec<u32>,
+}
+
+impl Fold {
+    fn add(&mut self, other: &Fold) {
+        for (a, b) in self.sum.iter_mut().zip(&other.sum) {
+            *a += b;
+        }
+        for (a, b) in self.frames.iter_mut().zip(&other.frames) {
+            *a += b;
+        }
+    }
 }
 
 impl Positions {

@@ -477,6 +477,12 @@ fn main() {
         set.extend(more);
     }
     let n_real = set.len();
+    if n_real == 0 {
+        die(&format!(
+            "no clips of {CLIP_SECS} s under {} (test-other, train-clean-100)",
+            o.data.display()
+        ));
+    }
     set.extend(clips(&extra, n_extra));
     println!(
         "clips: {} real + {} extra, {} s each",

@@ -26,7 +26,13 @@ const G1: u32 = 0o171;
 /// the next state.
 fn branch(state: usize, bit: usize) -> (f32, f32, usize) {
     let reg = ((bit << MEMORY) | state) as u32;
-    let out = |g: u32| if (reg & g).count_ones() % 2 == 1 { 1.0 } else { -1.0 };
+    let out = |g: u32| {
+        if (reg & g).count_ones() % 2 == 1 {
+            1.0
+        } else {
+            -1.0
+        }
+    };
     (out(G0), out(G1), (reg >> 1) as usize)
 }
 
@@ -35,7 +41,11 @@ pub fn encode(info: &[bool; INFO_BITS]) -> [f32; CODED_BITS] {
     let mut out = [0.0; CODED_BITS];
     let mut state = 0usize;
     for t in 0..STEPS {
-        let bit = if t < INFO_BITS { usize::from(info[t]) } else { 0 };
+        let bit = if t < INFO_BITS {
+            usize::from(info[t])
+        } else {
+            0
+        };
         let (a, b, next) = branch(state, bit);
         out[2 * t] = a;
         out[2 * t + 1] = b;
@@ -94,16 +104,15 @@ pub fn decode(llr: &[f64; CODED_BITS]) -> [f64; INFO_BITS] {
     let mut out = [0.0; INFO_BITS];
     for (t, o) in out.iter_mut().enumerate() {
         let mut best = [NEG; 2];
-        for s in 0..STATES {
-            let a = alpha[t][s];
+        for (s, &a) in alpha[t].iter().enumerate() {
             if a == NEG {
                 continue;
             }
-            for bit in 0..2 {
+            for (bit, b) in best.iter_mut().enumerate() {
                 let (g, next) = gamma(t, s, bit);
                 let m = a + g + beta[t + 1][next];
-                if m > best[bit] {
-                    best[bit] = m;
+                if m > *b {
+                    *b = m;
                 }
             }
         }
@@ -151,8 +160,13 @@ mod tests {
     fn erased_bits_are_recovered_from_the_rest() {
         let info = info_of(0x01_8000_0001);
         let c = encode(&info);
-        let llr: [f64; CODED_BITS] =
-            std::array::from_fn(|k| if k % 3 == 0 { 0.0 } else { 2.0 * f64::from(c[k]) });
+        let llr: [f64; CODED_BITS] = std::array::from_fn(|k| {
+            if k % 3 == 0 {
+                0.0
+            } else {
+                2.0 * f64::from(c[k])
+            }
+        });
         let out = decode(&llr);
         for i in 0..INFO_BITS {
             assert_eq!(out[i] > 0.0, info[i], "bit {i}");

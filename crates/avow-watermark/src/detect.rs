@@ -1,8 +1,8 @@
 //! The detector: synchronization search, calibrated p-value, payload and
 //! localization.
 
-use crate::dsp::{whiten, Analyzer};
 use crate::code::INFO_BITS;
+use crate::dsp::{whiten, Analyzer};
 use crate::layout::{
     Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
 };
@@ -211,8 +211,8 @@ impl Detector {
         let mut p_value = (trials * tail_bound(best.score)).min(1.0);
         if let Some(w) = found.window {
             p_value = (p_value / WHOLE_SHARE).min(1.0);
-            let p_window = alignments * found.windows as f64 * tail_bound(w.score)
-                / (1.0 - WHOLE_SHARE);
+            let p_window =
+                alignments * found.windows as f64 * tail_bound(w.score) / (1.0 - WHOLE_SHARE);
             if p_window < p_value {
                 p_value = p_window;
                 best = w;

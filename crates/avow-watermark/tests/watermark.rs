@@ -290,7 +290,11 @@ fn short_marked_excerpt_in_long_unmarked_audio_is_found_by_the_window_search() {
     assert!(d.detected, "p = {}, score {}", d.p_value, d.score);
     assert_eq!(d.payload, Some(payload));
     let mid = (start + marked.len() / 2) as f64 / f64::from(RATE);
-    assert!(d.ranges.iter().any(|r| r.0 <= mid && mid <= r.1), "{:?}", d.ranges);
+    assert!(
+        d.ranges.iter().any(|r| r.0 <= mid && mid <= r.1),
+        "{:?}",
+        d.ranges
+    );
 }
 
 #[test]

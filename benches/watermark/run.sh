@@ -17,4 +17,5 @@ fi
 cd "$root"
 cargo build --release -q -p avow-watermark --example robustness
 bin=${CARGO_TARGET_DIR:-$root/target}/release/examples/robustness
+if ! ls "$data"/test-other >/dev/null 2>&1; then echo "run.sh: no LibriSpeech at $data (set AVOW_SHARED_DATA)" >&2; exit 2; fi
 "$bin" --data "$data" --extra "$work/espeak" --clips 50 --work "$work" --json "$work/avow.json" "$@" | tee "$work/avow.txt"

@@ -27,7 +27,7 @@ def main():
     a, s, p = (json.load(open(f)) for f in sys.argv[1:4])
     srow = {r["attack"]: r for r in s["rows"]}
     prow = {r["attack"]: r for r in p["rows"]}
-    print("| attack | avow detected | avow bit acc. | avow exact payload | avow + speed search: detected / bit acc. | Perth detected |")
+    print("| attack | avow detected | avow bit acc. | avow exact payload (wrong) | avow + speed search: detected / bit acc. | Perth detected |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in a["rows"]:
         k = r["attack"]
@@ -36,7 +36,7 @@ def main():
         ss = f"{pct(sr['detected'], sr['clips'])} / {100 * sr['bit_acc']:.2f} %" if sr else "–"
         pp = pct(pr["detected"], pr["clips"]) if pr else "–"
         print(f"| {NAMES.get(k, k)} | {pct(r['detected'], r['clips'])}{loc} | {100 * r['bit_acc']:.2f} % "
-              f"| {r['payload_exact']}/{r['clips']} | {ss} | {pp} |")
+              f"| {r['payload_exact']}/{r['clips']} ({r.get('payload_wrong', 0)}) | {ss} | {pp} |")
 
 
 if __name__ == "__main__":

@@ -369,6 +369,14 @@ struct Row {
     bit_acc: f64,
     payload_exact: usize,
     ranges_ok: usize,
+    /// Median presence score (threshold ≈ 6.4): a finer view than the
+    /// detection count when comparing variants.
+    median_score: f64,
+    /// Mean payload confidence over detected clips, to compare with the
+    /// share of detected clips whose payload is exact.
+    mean_confidence: f64,
+    /// Clips whose reported (CRC-checked) payload is not the embedded one.
+    payload_wrong: usize,
 }
 
 fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
@@ -469,6 +477,12 @@ fn main() {
         set.extend(more);
     }
     let n_real = set.len();
+    if n_real == 0 {
+        die(&format!(
+            "no clips of {CLIP_SECS} s under {} (test-other, train-clean-100)",
+            o.data.display()
+        ));
+    }
     set.extend(clips(&extra, n_extra));
     println!(
         "clips: {} real + {} extra, {} s each",
@@ -532,6 +546,7 @@ fn main() {
         let mut bits_ok = 0usize;
         let mut skipped = false;
         let (mut det_time, mut det_secs) = (0.0f64, 0.0f64);
+        let mut scores = Vec::new();
         for (payload, y) in &marked {
             let Some(att) = attack(a, y, &tmp, &mut rng, &others) else {
                 skipped = true;
@@ -545,12 +560,23 @@ fn main() {
             det_time += t.elapsed().as_secs_f64();
             det_secs += att.samples.len() as f64 / f64::from(att.rate);
             row.clips += 1;
+            scores.push(d.score);
             if d.detected {
                 row.detected += 1;
+                row.mean_confidence += d.payload_confidence;
             }
             bits_ok += 32 - (d.raw_bits ^ payload).count_ones() as usize;
             if d.payload == Some(*payload) {
                 row.payload_exact += 1;
+                if std::env::var_os("AVOW_WM_TRACE").is_some() {
+                    eprintln!("{a}: exact payload, confidence {:.3}", d.payload_confidence);
+                }
+            } else if d.payload.is_some() {
+                row.payload_wrong += 1;
+                eprintln!(
+                    "{a}: wrong payload reported (confidence {:.3}, score {:.2})",
+                    d.payload_confidence, d.score
+                );
             }
             if let Some((s, e)) = att.marked {
                 let (s, e) = (
@@ -570,6 +596,9 @@ fn main() {
             continue;
         }
         row.bit_acc = bits_ok as f64 / (32 * row.clips) as f64;
+        row.mean_confidence /= row.detected.max(1) as f64;
+        scores.sort_by(f64::total_cmp);
+        row.median_score = scores.get(scores.len() / 2).copied().unwrap_or(0.0);
         if a == "none" {
             println!(
                 "detect speed on 24 kHz marked clips: {:.0}x real time",
@@ -578,13 +607,16 @@ fn main() {
             none_speed = det_secs / det_time;
         }
         println!(
-            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}{}",
+            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  wrong {}  median score {:5.2}  confidence {:.3}{}",
             a,
             row.detected,
             row.clips,
             100.0 * row.detected as f64 / row.clips as f64,
             100.0 * row.bit_acc,
             row.payload_exact,
+            row.payload_wrong,
+            row.median_score,
+            row.mean_confidence,
             if a == "splice" {
                 format!("  localized {}", row.ranges_ok)
             } else {

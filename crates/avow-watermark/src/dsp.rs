@@ -7,9 +7,20 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::layout::{BANDS, BAND_BINS, BIN_LO, GROUPS, N};
 
-/// Whitened band values are clipped to this many dB, so that onsets and
-/// spectral peaks (heavy tails of speech) do not dominate the statistic.
+/// Whitened band values are clipped to this many dB above the local mean,
+/// so that onsets and spectral peaks (heavy tails of speech) do not
+/// dominate the statistic.
 pub const CLIP_DB: f32 = 6.0;
+/// ...and to this many dB below it. Valleys between harmonics and formants
+/// are what added noise, echo tails, quantization and codecs fill in: with
+/// a deep lower clip, filling a −6 dB valley moved the statistic by up to
+/// 6 dB and undid the embedder's cancellation of the host (informed
+/// embedding). Clipping just below the local mean keeps the statistic on
+/// the spectral peaks, which survive those attacks. Measured on 24 clips
+/// after white noise at 20 dB SNR: 71 % detected (median score 6.8) with a
+/// 6 dB lower clip and a 0.5 dB target (SNR 18.9 dB), 96 % (7.6) with
+/// 0.5 dB and a 0.4 dB target (SNR 18.0 dB).
+pub const CLIP_LOW_DB: f32 = 0.5;
 /// Bands on each side used as the local spectral mean.
 const NEIGHBOURS: usize = 2;
 /// Power floor (full-scale sine ≈ 1e4 in these units) below which a band is
@@ -107,7 +118,7 @@ impl Analyzer {
 }
 
 /// Whitens band levels across frequency: each band minus the mean of its
-/// neighbours, clipped to ±[`CLIP_DB`]. Removes the spectral envelope, any
+/// neighbours, clipped to [−[`CLIP_LOW_DB`], [`CLIP_DB`]]. Removes the spectral envelope, any
 /// broadband gain and smooth filtering.
 pub fn whiten(level: &[f32; BANDS], out: &mut [f32; BANDS]) {
     if level
@@ -127,7 +138,7 @@ pub fn whiten(level: &[f32; BANDS], out: &mut [f32; BANDS]) {
             }
         }
         let m = s / (hi - lo) as f32;
-        out[b] = (level[b] - m).clamp(-CLIP_DB, CLIP_DB);
+        out[b] = (level[b] - m).clamp(-CLIP_LOW_DB, CLIP_DB);
     }
 }
 

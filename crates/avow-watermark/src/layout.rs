@@ -22,9 +22,8 @@ pub const UNITS: usize = 140;
 /// Frames per block.
 pub const BLOCK_FRAMES: usize = UNITS * UNIT_FRAMES;
 /// Units that carry the known synchronization sequence.
-pub const SYNC_UNITS: usize = 36;
-/// Coded payload bits: 32 payload bits and an 8-bit CRC.
-pub const CODED_BITS: usize = 40;
+pub const SYNC_UNITS: usize = 48;
+pub use crate::code::CODED_BITS;
 /// Interleaved band groups (band `b` is in group `b % GROUPS`). Each group of
 /// a sync unit is a separate, independently signed sync term, which is what
 /// lets the p-value reach far below 1e-6 within one block.
@@ -40,7 +39,8 @@ pub enum Role {
 }
 
 /// Key-derived patterns: a ±1 sign per band for each unit position, and the
-/// role of each unit position.
+/// role of each unit position. The data positions outnumber the coded
+/// bits; the first few coded bits are carried twice per block.
 #[derive(Clone)]
 pub struct Layout {
     /// `signs[j * BANDS + b]` is the sign of band `b` in unit position `j`.
@@ -151,18 +151,21 @@ pub fn crc8(payload: u32) -> u8 {
     crc
 }
 
-/// The 40 coded bits (as ±1) for a payload: 32 payload bits, MSB first,
-/// then the CRC-8.
-pub fn codeword(payload: u32) -> [f32; CODED_BITS] {
-    let mut out = [0.0; CODED_BITS];
+/// The 40 information bits of a payload: 32 payload bits, MSB first, then
+/// the CRC-8.
+pub fn info_bits(payload: u32) -> [bool; crate::code::INFO_BITS] {
     let crc = crc8(payload);
-    for (i, o) in out.iter_mut().enumerate() {
-        let bit = if i < 32 {
-            (payload >> (31 - i)) & 1
+    std::array::from_fn(|i| {
+        if i < 32 {
+            (payload >> (31 - i)) & 1 == 1
         } else {
-            u32::from((crc >> (39 - i)) & 1)
-        };
-        *o = if bit == 1 { 1.0 } else { -1.0 };
-    }
-    out
+            (crc >> (39 - i)) & 1 == 1
+        }
+    })
+}
+
+/// The coded bits (as ±1) for a payload: its information bits through the
+/// convolutional code.
+pub fn codeword(payload: u32) -> [f32; CODED_BITS] {
+    crate::code::encode(&info_bits(payload))
 }

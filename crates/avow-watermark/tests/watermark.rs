@@ -276,6 +276,55 @@ fn splice_is_detected_and_localized() {
 }
 
 #[test]
+fn short_marked_excerpt_in_long_unmarked_audio_is_found_by_the_window_search() {
+    // 5 s of marked speech between 15 s of unmarked audio on each side: the
+    // whole-signal score is diluted by the 30 s of unmarked audio, so this
+    // protects the detector's one- and two-block window search.
+    let payload = 0x1357_9bdf;
+    let marked = Watermarker::new(&key(), payload).embed(&speech(3)).unwrap();
+    let mut s = speechlike(15.0, 31);
+    let start = s.len();
+    s.extend_from_slice(&marked);
+    s.extend(speechlike(15.0, 32));
+    let d = Detector::new(&key()).detect(&s, RATE).unwrap();
+    assert!(d.detected, "p = {}, score {}", d.p_value, d.score);
+    assert_eq!(d.payload, Some(payload));
+    let mid = (start + marked.len() / 2) as f64 / f64::from(RATE);
+    assert!(
+        d.ranges.iter().any(|r| r.0 <= mid && mid <= r.1),
+        "{:?}",
+        d.ranges
+    );
+}
+
+#[test]
+fn survives_echo_and_pink_noise() {
+    let x = speech(9);
+    let payload = 0x2468_ace0;
+    let y = Watermarker::new(&key(), payload).embed(&x).unwrap();
+    // Echo: 0.3 s delay, volume 0.4 (the benchmark's setting).
+    let d = (0.3 * f64::from(RATE)) as usize;
+    let echo: Vec<f32> = (0..y.len())
+        .map(|i| y[i] + if i >= d { 0.4 * y[i - d] } else { 0.0 })
+        .collect();
+    assert_survives("echo", &echo, RATE, payload);
+    // Pink-ish noise (integrated white noise, leaky) at 30 dB SNR.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let mut acc = 0.0f32;
+    let noise: Vec<f32> = (0..y.len())
+        .map(|_| {
+            acc = 0.98 * acc + rng.gen_range(-1.0f32..1.0);
+            acc
+        })
+        .collect();
+    let ps: f32 = y.iter().map(|v| v * v).sum();
+    let pn: f32 = noise.iter().map(|v| v * v).sum();
+    let g = (ps / pn / 1000.0).sqrt();
+    let noisy: Vec<f32> = y.iter().zip(&noise).map(|(a, b)| a + g * b).collect();
+    assert_survives("pink noise 30 dB", &noisy, RATE, payload);
+}
+
+#[test]
 fn mp3_round_trip_when_ffmpeg_is_present() {
     let dir = std::env::temp_dir().join(format!("avow-wm-mp3-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -139,7 +139,7 @@ fn enroll_writes_a_pack_and_a_draft_that_must_be_signed_before_it_speaks() {
     assert_eq!(record.evidence.consent_recording.as_ref().map(|h| h.sha256.as_str()), Some(statement_hash.as_str()));
     assert_eq!(record.purposes, vec!["aac".to_string(), "dubbing".to_string()]);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("enrollment.json")).unwrap()).unwrap();
-    assert!(report["statement_speaker_similarity"].as_f64().unwrap() >= 0.84);
+    assert!(report["statement_speaker_similarity"].as_f64().unwrap() >= avow_speaker::calibration::CONSENT_THRESHOLD as f64);
 
     // Unsigned, the draft opens nothing.
     let wav = m.dir.join("clone.wav");

@@ -112,7 +112,7 @@ pub const OPENING_MIN_TOKENS: usize = 6;
 /// [`SAMPLE_RATE`] (a block of 140 units × 2 STFT frames × 256-sample hop,
 /// see the `avow-watermark` layout). Pieces marked with
 /// [`SpeakOptions::mark_offset`] line up on this grid.
-pub const MARK_PERIOD_SAMPLES: u64 = 140 * 2 * 256;
+pub const MARK_PERIOD_SAMPLES: u64 = avow_watermark::BLOCK_SAMPLES as u64;
 
 /// How [`Engine::speak_with`] renders speech.
 #[derive(Debug, Clone, Copy, PartialEq)]

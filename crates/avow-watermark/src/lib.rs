@@ -60,6 +60,10 @@ mod dsp;
 mod embed;
 mod layout;
 
+/// Length of one complete watermark block (sync and payload) at the 24 kHz
+/// embedding rate: marks laid on a grid of this period stay in phase.
+pub const BLOCK_SAMPLES: usize = layout::BLOCK_FRAMES * layout::HOP;
+
 /// Audio I/O re-exported for callers that read files to check (the CLI).
 pub use avow_audio as audio;
 pub use detect::{diag_units, Detection, Detector, DEFAULT_THRESHOLD};

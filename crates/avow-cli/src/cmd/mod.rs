@@ -8,5 +8,6 @@ pub mod enroll;
 pub mod keys;
 pub mod models;
 pub mod say;
+pub mod serve;
 pub mod transcribe;
 pub mod watermark;

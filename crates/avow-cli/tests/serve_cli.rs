@@ -180,7 +180,7 @@ fn speech_is_streamed_as_marked_wav_and_pcm_and_ledgered_per_sentence() {
 #[test]
 fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
     let Some(cache) = cache_dir() else { return };
-    let served = Served::start(&cache, &["--max-input-chars", "60", "--max-body-bytes", "2000", "--request-timeout", "2"]);
+    let served = Served::start(&cache, &["--max-input-chars", "60", "--max-body-bytes", "2000", "--request-timeout", "2", "--max-connections", "2"]);
     // (what, body, status, param, code)
     let cases: &[(&str, &str, i32, Option<&str>, &str)] = &[
         ("unknown voice", r#"{"input":"Hello.","voice":"nobody"}"#, 400, Some("voice"), "voice_not_found"),
@@ -221,6 +221,17 @@ fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
     let mut answer = String::new();
     let _ = chunked.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 411"), "chunked upload got: {answer:?}");
+    drop((slow, chunked));
+
+    // Beyond --max-connections open connections, a newcomer is answered 503 at once.
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(served.addr()).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let overflow = served.get("/health");
+    assert_eq!(overflow.status_code, 503, "{}", String::from_utf8_lossy(overflow.as_bytes()));
+    assert_eq!(error_of(&overflow)["code"], "too_many_connections");
+    assert!(overflow.headers.contains_key("retry-after"));
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(300));
 
     assert_eq!(served.ledger_lines(), 0, "refused requests must not synthesize");
     assert_eq!(served.health()["status"], "ok", "the server survives bad clients");

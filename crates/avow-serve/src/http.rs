@@ -276,10 +276,10 @@ impl<'a, W: Write> ChunkedBody<'a, W> {
 /// Closes a connection so the client reads the whole response: closing a
 /// socket with unread request bytes makes the kernel send a reset, which can
 /// discard a response (a 413 or 429) the client has not read yet. So: stop
-/// writing, then read and drop what is left for a short while.
-pub fn close_gracefully(stream: &TcpStream) {
+/// writing, then read and drop what is left for up to `linger`.
+pub fn close_gracefully(stream: &TcpStream, linger: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + linger;
     let mut sink = [0u8; 8192];
     let mut drained = 0usize;
     let mut reader = stream;

@@ -135,6 +135,9 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// How long a finished connection waits for the client's unread bytes and close.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
 /// How long [`Server::run`] waits for running requests after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -246,7 +249,8 @@ fn refuse_overloaded(stream: &TcpStream, limits: &Limits) {
     };
     let mut writer = stream;
     let _ = send_error(&mut writer, &error);
-    http::close_gracefully(stream);
+    // Short: this runs on the accepting thread, which must get back to work.
+    http::close_gracefully(stream, Duration::from_millis(50));
 }
 
 /// Resolves a voice through the consent gate for the server's purpose.
@@ -346,7 +350,7 @@ fn handle_connection(shared: &Shared, stream: TcpStream) {
         Outcome::Aborted(why) => format!("aborted ({why})"),
     };
     eprintln!("avow serve: {} {} {status} {:.2}s", head.method, head.path, started.elapsed().as_secs_f64());
-    http::close_gracefully(&stream);
+    http::close_gracefully(&stream, CLOSE_LINGER);
 }
 
 /// How a request ended.
@@ -386,7 +390,7 @@ fn answer_read_error(stream: &TcpStream, error: &ReadError) {
     if let Some(answer) = read_error_answer(error) {
         let mut writer = stream;
         let _ = send_error(&mut writer, &answer);
-        http::close_gracefully(stream);
+        http::close_gracefully(stream, CLOSE_LINGER);
     }
 }
 

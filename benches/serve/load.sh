@@ -17,6 +17,8 @@ clients="${1:-8}"
 seconds="${2:-60}"
 out="${3:-/tmp/avow-serve-bench}"
 conc="${CONC:-2}"
+# Long enough that queued requests wait rather than time out, even on a busy machine.
+queue_timeout="${QUEUE_TIMEOUT:-600}"
 mkdir -p "$out"
 cd "$top"
 if [ "${PROFILE:-release}" = dev ]; then
@@ -53,21 +55,27 @@ verify() { # NAME
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-start_server fits --max-concurrency "$conc" --queue "$((clients - conc))"
+start_server fits --max-concurrency "$conc" --queue "$((clients - conc))" --queue-timeout "$queue_timeout"
 "$load" "$addr" "$clients" "$seconds" pcm > "$out/fits.json"
 stop_server
 verify fits
 
-start_server saturated --max-concurrency "$conc" --queue 1
+start_server saturated --max-concurrency "$conc" --queue 1 --queue-timeout "$queue_timeout"
 "$load" "$addr" "$clients" "$seconds" pcm > "$out/saturated.json"
 stop_server
 verify saturated
 
-start_server killed --max-concurrency "$conc" --queue "$((clients - conc))"
-"$load" "$addr" "$clients" "$((seconds / 2))" pcm > "$out/killed.json" 2> "$out/killed.client.log" &
+start_server killed --max-concurrency "$conc" --queue "$((clients - conc))" --queue-timeout "$queue_timeout"
+"$load" "$addr" "$clients" "$seconds" pcm > "$out/killed.json" 2> "$out/killed.client.log" &
 load_pid=$!
-sleep "$((seconds / 4))"
-kill -KILL "$server_pid"; wait "$server_pid" || true
+# Kill in the middle of the run: once a few pieces are ledgered, while syntheses are still going.
+for _ in $(seq "$((seconds * 10))"); do
+  [ "$(cat "$out/killed.ledger.jsonl" 2>/dev/null | wc -l)" -ge 3 ] && break
+  sleep 0.1
+done
+sleep 0.5
+kill -KILL "$server_pid"; wait "$server_pid" 2>/dev/null || true
+echo "killed: server killed with $(wc -l < "$out/killed.ledger.jsonl") ledger entries written"
 wait "$load_pid" || true
 verify killed
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -271,6 +271,8 @@ fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
     let _ = chunked.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 411"), "chunked upload got: {answer:?}");
     drop((slow, chunked));
+    // Let the server notice those two closed, so the cap below counts only the idle ones.
+    std::thread::sleep(Duration::from_secs(1));
 
     // Beyond --max-connections open connections, a newcomer is answered 503 at once.
     let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(served.addr()).unwrap()).collect();

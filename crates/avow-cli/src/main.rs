@@ -54,6 +54,8 @@ enum Command {
     Voice(cmd::enroll::VoiceCommand),
     /// Transcribe English speech in WAV/FLAC files (Whisper tiny.en).
     Transcribe(cmd::transcribe::Args),
+    /// Serve speech over HTTP (OpenAI's /v1/audio/speech shape) on loopback.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Transcribe(a) => cmd::transcribe::run(a),
         Command::Enroll(a) => cmd::enroll::run_enroll(a),
         Command::Voice(c) => cmd::enroll::run_voice(c),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -10,5 +10,6 @@ pub mod keys;
 pub mod models;
 pub mod play;
 pub mod say;
+pub mod serve;
 pub mod transcribe;
 pub mod watermark;

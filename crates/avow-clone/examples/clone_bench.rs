@@ -44,7 +44,7 @@ fn main() {
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let steps: usize = arg("--steps").map(|s| s.parse().unwrap()).unwrap_or(40);
     let out = arg("--out").map(PathBuf::from);
-    let data = PathBuf::from(std::env::var("AVOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data".into())).join("librispeech/test-other");
+    let data = PathBuf::from(std::env::var("AVOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data/librispeech".into())).join("test-other");
     let speakers: Vec<String> = arg("--speakers")
         .map(|s| s.split(',').map(String::from).collect())
         .unwrap_or_else(|| ["1688", "1998", "2033", "2609", "3080"].map(String::from).to_vec());

@@ -401,41 +401,6 @@ impl Engine {
         Ok(self.model.synthesize(&u.ids, style, speed)?)
     }
 
-    /// Splits a stream's first utterance after its opening words, so that the
-    /// first audio is ready after a fraction of the sentence's synthesis time
-    /// (synthesis cost grows with length; a listener waits only for the
-    /// opening). Cuts after a clause mark within the first
-    /// [`OPENING_MAX_TOKENS`] tokens if there is one, else at the last word
-    /// boundary before that, never leaving fewer than [`OPENING_MIN_TOKENS`]
-    /// on either side. Returns the remainder, or `None` when the utterance
-    /// is short enough to go whole.
-    fn split_off_opening(&self, u: &mut Utterance) -> Option<Utterance> {
-        let vocab = self.front.vocab();
-        let space = vocab.id(' ')?;
-        let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
-        if u.ids.len() < OPENING_MAX_TOKENS + OPENING_MIN_TOKENS {
-            return None;
-        }
-        let window = &u.ids[..OPENING_MAX_TOKENS];
-        let cut = window
-            .iter()
-            .position(|t| clause_marks.contains(t))
-            .filter(|&i| i + 1 >= OPENING_MIN_TOKENS)
-            .map(|i| i + 1)
-            .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= OPENING_MIN_TOKENS))?;
-        let rest: Vec<u32> = u.ids[cut..].iter().copied().skip_while(|&t| t == space).collect();
-        if rest.len() < OPENING_MIN_TOKENS {
-            return None;
-        }
-        u.ids.truncate(cut);
-        while u.ids.last() == Some(&space) {
-            u.ids.pop();
-        }
-        let tail = Utterance { ids: rest, ..u.clone() };
-        u.ends_sentence = false;
-        Some(tail)
-    }
-
     fn record(&self, voice: &Voice, text: &str, marked: &[f32]) -> Result<(), EngineError> {
         let bytes = avow_audio::to_s16le(marked)?;
         let entry = LedgerEntry::for_synthesis(voice.consent(), text, &bytes, Timestamp::now());
@@ -478,6 +443,40 @@ fn check_tempo(tempo: f32) -> Result<(), EngineError> {
     } else {
         Err(EngineError::Invalid(format!("tempo {tempo} is outside {MIN_TEMPO}..={MAX_TEMPO}")))
     }
+}
+
+/// Splits a stream's first utterance after its opening words, so that the
+/// first audio is ready after a fraction of the sentence's synthesis time
+/// (synthesis cost grows with length; a listener waits only for the
+/// opening). Cuts after a clause mark within the first
+/// [`OPENING_MAX_TOKENS`] tokens if there is one, else at the last word
+/// boundary before that, never leaving fewer than [`OPENING_MIN_TOKENS`]
+/// on either side. Returns the remainder, or `None` when the utterance
+/// is short enough to go whole.
+fn split_off_opening(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance> {
+    let space = vocab.id(' ')?;
+    let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
+    if u.ids.len() < OPENING_MAX_TOKENS + OPENING_MIN_TOKENS {
+        return None;
+    }
+    let window = &u.ids[..OPENING_MAX_TOKENS];
+    let cut = window
+        .iter()
+        .position(|t| clause_marks.contains(t))
+        .filter(|&i| i + 1 >= OPENING_MIN_TOKENS)
+        .map(|i| i + 1)
+        .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= OPENING_MIN_TOKENS))?;
+    let rest: Vec<u32> = u.ids[cut..].iter().copied().skip_while(|&t| t == space).collect();
+    if rest.len() < OPENING_MIN_TOKENS {
+        return None;
+    }
+    u.ids.truncate(cut);
+    while u.ids.last() == Some(&space) {
+        u.ids.pop();
+    }
+    let tail = Utterance { ids: rest, ..u.clone() };
+    u.ends_sentence = false;
+    Some(tail)
 }
 
 fn check_speed(speed: f32) -> Result<(), EngineError> {
@@ -533,7 +532,7 @@ impl SpeechStream<'_> {
         loop {
             if let Some(mut u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
                 if std::mem::take(&mut self.split_first) {
-                    if let Some(tail) = self.engine.split_off_opening(&mut u) {
+                    if let Some(tail) = split_off_opening(self.engine.front.vocab(), &mut u) {
                         self.pending.insert(0, tail);
                     }
                 }
@@ -598,6 +597,40 @@ impl Iterator for SpeechStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utterance(vocab: &KokoroVocab, phonemes: &str) -> Utterance {
+        Utterance {
+            text: "t".into(),
+            phonemes: phonemes.into(),
+            ids: vocab.tokenize(phonemes).ids,
+            unknown: Vec::new(),
+            ends_sentence: true,
+        }
+    }
+
+    #[test]
+    fn a_stream_opens_with_a_clause_or_a_few_words_and_keeps_every_token() {
+        let vocab = KokoroVocab::from_json(r#"{"vocab": {",": 3, ".": 4, " ": 16, "a": 43, "b": 44, "c": 45}}"#).unwrap();
+        let id = |c: char| vocab.id(c).unwrap();
+        // A clause mark inside the window: cut right after it.
+        let mut u = utterance(&vocab, "aaaa bbbb, cccc aaaa bbbb cccc aaaa bbbb cccc.");
+        let all: Vec<u32> = u.ids.clone();
+        let tail = split_off_opening(&vocab, &mut u).expect("long enough to split");
+        assert_eq!(u.ids.last(), Some(&id(',')));
+        assert!(!u.ends_sentence && tail.ends_sentence, "only the remainder ends the sentence");
+        let joined: Vec<u32> = u.ids.iter().chain(std::iter::once(&id(' '))).chain(&tail.ids).copied().collect();
+        assert_eq!(joined, all, "no token may be lost or invented at the cut");
+        // No clause mark: cut at the last word boundary in the window.
+        let mut u = utterance(&vocab, "aaaa bbbb cccc aaaa bbbb cccc aaaa bbbb cccc aaaa.");
+        let tail = split_off_opening(&vocab, &mut u).expect("split");
+        assert!(u.ids.len() <= OPENING_MAX_TOKENS && u.ids.len() >= OPENING_MIN_TOKENS);
+        assert_ne!(u.ids.last(), Some(&id(' ')));
+        assert_ne!(tail.ids.first(), Some(&id(' ')));
+        // Short utterances go whole.
+        let mut u = utterance(&vocab, "aaaa bbbb cccc.");
+        assert!(split_off_opening(&vocab, &mut u).is_none());
+        assert_eq!(u.ids.len(), 15);
+    }
 
     #[test]
     fn one_engine_can_serve_several_threads() {

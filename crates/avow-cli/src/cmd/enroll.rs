@@ -199,7 +199,8 @@ pub fn run_enroll(a: EnrollArgs) -> anyhow::Result<ExitCode> {
 
     let cloner = open_cloner(&a.search)?;
     let enrollment = check_references(&cloner, &a.audio)?;
-    let transcriber = Transcriber::open_default(std::io::stderr().is_terminal())?;
+    let asr_cache = avow_asr::AsrCache::new(ModelCache::from_dir_or_env(a.search.cache_dir.clone())?.dir());
+    let transcriber = Transcriber::load(&asr_cache.ensure(std::io::stderr().is_terminal())?)?;
     let spoken = match check_spoken_consent(&a.statement, &statement, &enrollment.centroid, cloner.encoder(), &transcriber) {
         Ok(s) => s,
         Err(e) => {

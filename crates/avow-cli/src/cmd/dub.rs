@@ -12,6 +12,8 @@ use avow_dub::subs::Subtitles;
 use avow_engine::{ConsentPurpose, Engine, EngineError, EngineOptions, VerifiedVoice, SAMPLE_RATE, STOCK_VOICES};
 use sha2::{Digest, Sha256};
 
+use crate::cmd::say::{check_writable, output_dir};
+
 /// Arguments of `avow dub`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -341,31 +343,6 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
 
 fn stem(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "subtitles".into())
-}
-
-fn output_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Fails early, before the model loads, when the output cannot be created.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let dir = output_dir(path);
-    if !dir.is_dir() {
-        bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());
-    }
-    if path.is_dir() {
-        bail!("cannot write {}: it is a directory", path.display());
-    }
-    let probe = dir.join(format!(".avow-probe-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|_| std::fs::remove_file(&probe))
-        .with_context(|| format!("cannot write {}: directory {} is not writable", path.display(), dir.display()))
 }
 
 /// Progress bars with ETA on a terminal; nothing when piped.

@@ -188,7 +188,7 @@ fn read_stdin() -> anyhow::Result<String> {
 }
 
 /// The directory an output file goes in (`.` for a bare file name).
-fn output_dir(path: &std::path::Path) -> &std::path::Path {
+pub(crate) fn output_dir(path: &std::path::Path) -> &std::path::Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
@@ -196,7 +196,7 @@ fn output_dir(path: &std::path::Path) -> &std::path::Path {
 }
 
 /// Fails early, before the model loads, when the output cannot be created.
-fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
     let dir = output_dir(path);
     if !dir.is_dir() {
         bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());

@@ -63,52 +63,6 @@ impl std::fmt::Debug for MelFrontEnd {
     }
 }
 
-/// Slaney mel scale: linear below 1 kHz, logarithmic above.
-fn hz_to_mel(hz: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (logstep * (mel - min_log_mel)).exp()
-    } else {
-        f_sp * mel
-    }
-}
-
-/// Triangular Slaney-normalized filters, `[bands, n_fft/2 + 1]` row-major,
-/// spanning 0 Hz to Nyquist.
-pub fn mel_filters(sample_rate: u32, n_fft: usize, bands: usize) -> Vec<f32> {
-    let bins = n_fft / 2 + 1;
-    let sr = f64::from(sample_rate);
-    let max_mel = hz_to_mel(sr / 2.0);
-    let freqs: Vec<f64> = (0..bands + 2).map(|i| mel_to_hz(max_mel * i as f64 / (bands + 1) as f64)).collect();
-    let mut w = vec![0f32; bands * bins];
-    for m in 0..bands {
-        let (lo, centre, hi) = (freqs[m], freqs[m + 1], freqs[m + 2]);
-        let enorm = 2.0 / (hi - lo);
-        for k in 0..bins {
-            let f = k as f64 * sr / n_fft as f64;
-            let rising = (f - lo) / (centre - lo);
-            let falling = (hi - f) / (hi - centre);
-            w[m * bins + k] = (rising.min(falling).max(0.0) * enorm) as f32;
-        }
-    }
-    w
-}
-
 /// Index into a signal of length `n` for a position that may lie outside
 /// it, mirroring at the ends without repeating the edge sample (numpy's
 /// `reflect`), repeatedly for short signals.
@@ -129,7 +83,7 @@ impl MelFrontEnd {
             .collect();
         Self {
             bands,
-            filters: mel_filters(SAMPLE_RATE, N_FFT, bands),
+            filters: avow_audio::mel::slaney_filters(SAMPLE_RATE, N_FFT, bands),
             window,
             fft: RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT),
         }
@@ -194,7 +148,7 @@ mod tests {
 
     #[test]
     fn filterbank_is_slaney_normalized() {
-        let w = mel_filters(16_000, 400, 80);
+        let w = avow_audio::mel::slaney_filters(16_000, 400, 80);
         // Each triangle has area ~1 in Hz (2 / width × width / 2), so the
         // sum over bins × bin spacing (40 Hz) is close to 1 for wide filters.
         let area: f32 = w[79 * 201..80 * 201].iter().sum::<f32>() * 40.0;
@@ -209,7 +163,7 @@ mod tests {
         let m = fe.compute(&tone);
         let t = 50;
         let best = (0..80).max_by(|&a, &b| m.data[a * m.frames + t].total_cmp(&m.data[b * m.frames + t])).unwrap_or(0);
-        let centres: Vec<f64> = (0..82).map(|i| mel_to_hz(hz_to_mel(8000.0) * i as f64 / 81.0)).collect();
+        let centres: Vec<f64> = (0..82).map(|i| avow_audio::mel::mel_to_hz(avow_audio::mel::hz_to_mel(8000.0) * i as f64 / 81.0)).collect();
         assert!(centres[best] < 440.0 && centres[best + 2] > 440.0, "band {best} does not cover 440 Hz");
         let max = m.data.iter().cloned().fold(f32::MIN, f32::max);
         let min = m.data.iter().cloned().fold(f32::MAX, f32::min);

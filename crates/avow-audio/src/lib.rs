@@ -25,6 +25,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
+pub mod mel;
 pub mod loudness;
 pub mod mix;
 pub mod stretch;

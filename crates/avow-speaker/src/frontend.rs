@@ -34,54 +34,11 @@ pub const TARGET_DBFS: f64 = -30.0;
 
 const N_BINS: usize = N_FFT / 2 + 1;
 
-fn hz_to_mel(hz: f64) -> f64 {
-    // Slaney: linear below 1 kHz, logarithmic above.
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = (6.4f64).ln() / 27.0;
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = (6.4f64).ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (logstep * (mel - min_log_mel)).exp()
-    } else {
-        f_sp * mel
-    }
-}
-
 /// The mel filterbank, `[N_MELS][N_BINS]` row-major, as
 /// `librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)` (computed in f64,
 /// stored as f32 like librosa's default dtype).
 pub fn mel_filterbank() -> Vec<f32> {
-    let sr = f64::from(SAMPLE_RATE);
-    let fft_freqs: Vec<f64> = (0..N_BINS)
-        .map(|k| k as f64 * (sr / 2.0) / (N_BINS - 1) as f64)
-        .collect();
-    let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
-    let mel_f: Vec<f64> = (0..N_MELS + 2)
-        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (N_MELS + 1) as f64))
-        .collect();
-    let mut w = vec![0f32; N_MELS * N_BINS];
-    for m in 0..N_MELS {
-        let (f0, f1, f2) = (mel_f[m], mel_f[m + 1], mel_f[m + 2]);
-        let enorm = 2.0 / (f2 - f0);
-        for (k, &f) in fft_freqs.iter().enumerate() {
-            let lower = (f - f0) / (f1 - f0);
-            let upper = (f2 - f) / (f2 - f1);
-            w[m * N_BINS + k] = (lower.min(upper).max(0.0) * enorm) as f32;
-        }
-    }
-    w
+    avow_audio::mel::slaney_filters(SAMPLE_RATE, N_FFT, N_MELS)
 }
 
 /// The periodic Hann window of length `N_FFT` (`scipy.signal.get_window("hann", 400)`).

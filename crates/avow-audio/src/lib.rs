@@ -8,7 +8,9 @@
 //!
 //! Also the small DSP pieces dubbing needs: pitch-preserving time
 //! stretching ([`stretch`]), EBU R128 loudness ([`loudness`]) and a ducking
-//! mixer ([`mix`]).
+//! mixer ([`mix`]). And two measuring tools: dynamic time warping ([`dtw`])
+//! and the mel-cepstral distance between two renditions of the same speech
+//! ([`cepstrum`]), a likeness check that uses no learned model.
 //!
 //! Not for: codecs beyond WAV/FLAC, playback, or anything
 //! speech-model specific. Everything here works on whole in-memory buffers.
@@ -25,6 +27,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
+pub mod cepstrum;
+pub mod dtw;
 pub mod mel;
 pub mod loudness;
 pub mod mix;

@@ -4,6 +4,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::adapter::StyleAffineVisitor;
 use crate::generator::Generator;
 use crate::layers::Conv1d;
 use crate::residual::AdainResBlock;
@@ -34,6 +35,16 @@ impl Decoder {
             asr_res: Conv1d::load(vb.pp("asr_res").pp(0), 0, 1, 1, true)?,
             generator: Generator::load(vb.pp("generator"))?,
         })
+    }
+
+    /// Calls `visit` on every style projection (`{prefix}.encode`,
+    /// `{prefix}.decode.*`, `{prefix}.generator.*`).
+    pub fn visit_style_affines(&mut self, prefix: &str, visit: &mut StyleAffineVisitor) -> Result<()> {
+        self.encode.visit_style_affines(&format!("{prefix}.encode"), visit)?;
+        for (i, block) in self.decode.iter_mut().enumerate() {
+            block.visit_style_affines(&format!("{prefix}.decode.{i}"), visit)?;
+        }
+        self.generator.visit_style_affines(&format!("{prefix}.generator"), visit)
     }
 
     /// `asr` `[1, 512, F]`, `f0`/`energy` `[1, 2F]`, `style` `[1, 128]` → audio `[1, 600·F]`.

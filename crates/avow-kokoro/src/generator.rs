@@ -5,6 +5,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::adapter::StyleAffineVisitor;
 use crate::layers::{leaky_relu, AdaIn1d, Conv1d, ConvTranspose1d, Linear};
 use crate::stft::Stft;
 
@@ -113,6 +114,16 @@ impl SnakeResBlock {
         Ok(Self { layers })
     }
 
+    /// Calls `visit` on every style projection, `{prefix}.adain1.{i}.fc` and
+    /// `{prefix}.adain2.{i}.fc`.
+    pub fn visit_style_affines(&mut self, prefix: &str, visit: &mut StyleAffineVisitor) -> Result<()> {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            visit(&format!("{prefix}.adain1.{i}.fc"), l.adain1.fc_mut())?;
+            visit(&format!("{prefix}.adain2.{i}.fc"), l.adain2.fc_mut())?;
+        }
+        Ok(())
+    }
+
     /// `x` `[1, C, T]`, `style` `[1, 128]`.
     pub fn forward(&self, x: &Tensor, style: &Tensor) -> Result<Tensor> {
         let mut x = x.clone();
@@ -164,6 +175,18 @@ impl Generator {
             conv_post: Conv1d::load(vb.pp("conv_post"), 3, 1, 1, true)?.float_in_reference(),
             stft: Stft::new(20, 5, vb.device())?,
         })
+    }
+
+    /// Calls `visit` on the style projections of the residual blocks
+    /// (`{prefix}.resblocks.*`, `{prefix}.noise_res.*`).
+    pub fn visit_style_affines(&mut self, prefix: &str, visit: &mut StyleAffineVisitor) -> Result<()> {
+        for (i, block) in self.resblocks.iter_mut().enumerate() {
+            block.visit_style_affines(&format!("{prefix}.resblocks.{i}"), visit)?;
+        }
+        for (i, block) in self.noise_res.iter_mut().enumerate() {
+            block.visit_style_affines(&format!("{prefix}.noise_res.{i}"), visit)?;
+        }
+        Ok(())
     }
 
     /// `x` `[1, 512, 2F]`, `style` `[1, 128]`, `f0` `[1, 2F]` → audio `[1, 600·F]`.

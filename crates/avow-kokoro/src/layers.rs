@@ -305,6 +305,22 @@ impl Linear {
         self.int8_in_reference = false;
         self
     }
+
+    /// The bias `[out]`, if the layer has one.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// Replaces the bias with `bias` of the same shape: how speaker
+    /// adaptation offsets a layer (or swaps in a trainable `Var`'s tensor).
+    pub fn set_bias(&mut self, bias: Tensor) -> Result<()> {
+        let expected = self.weight_t.dim(1)?;
+        if bias.dims() != [expected] {
+            candle_core::bail!("bias of shape {:?} for a layer with {expected} outputs", bias.dims());
+        }
+        self.bias = Some(bias);
+        Ok(())
+    }
 }
 
 impl Module for Linear {
@@ -363,6 +379,11 @@ impl AdaIn1d {
     /// Loads `fc` (style → 2·C).
     pub fn load(vb: VarBuilder) -> Result<Self> {
         Ok(Self { fc: Linear::load(vb.pp("fc"), true)? })
+    }
+
+    /// The style projection (style → per-channel gain and bias).
+    pub fn fc_mut(&mut self) -> &mut Linear {
+        &mut self.fc
     }
 
     /// `x` `[B, C, T]`, `style` `[B, S]`.
@@ -482,6 +503,11 @@ impl AdaLayerNorm {
     /// Loads `fc` (style → 2·C).
     pub fn load(vb: VarBuilder) -> Result<Self> {
         Ok(Self { fc: Linear::load(vb.pp("fc"), true)? })
+    }
+
+    /// The style projection (style → per-channel gain and bias).
+    pub fn fc_mut(&mut self) -> &mut Linear {
+        &mut self.fc
     }
 
     /// `x` `[B, T, C]`, `style` `[B, S]`.

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 pub mod convert;
 pub mod convert_pth;
 pub mod decoder;
@@ -24,5 +25,6 @@ pub mod residual;
 pub mod stft;
 pub mod text_encoder;
 
+pub use adapter::StyleAdapter;
 pub use convert_pth::{pth_to_safetensors, read_voice_pt, Layout, PthError, PthReport};
 pub use model::{KModel, ModelError, Rendered, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};

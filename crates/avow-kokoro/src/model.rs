@@ -197,6 +197,14 @@ impl KModel {
     pub fn device(&self) -> &Device {
         &self.device
     }
+
+    pub(crate) fn predictor_mut(&mut self) -> &mut ProsodyPredictor {
+        &mut self.predictor
+    }
+
+    pub(crate) fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
 }
 
 fn prosody_style(style: &Tensor) -> candle_core::Result<Tensor> {

@@ -4,6 +4,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::adapter::StyleAffineVisitor;
 use crate::layers::{AdaLayerNorm, BiLstm, Conv1d, Linear};
 use crate::residual::AdainResBlock;
 
@@ -72,6 +73,22 @@ impl ProsodyPredictor {
             f0_proj: Conv1d::load(vb.pp("F0_proj"), 0, 1, 1, true)?,
             n_proj: Conv1d::load(vb.pp("N_proj"), 0, 1, 1, true)?,
         })
+    }
+
+    /// Calls `visit` on every style projection: the duration encoder's
+    /// layer norms (`{prefix}.text_encoder.lstms.{1,3,5}.fc`) and the F0 and
+    /// energy blocks (`{prefix}.F0.*`, `{prefix}.N.*`).
+    pub fn visit_style_affines(&mut self, prefix: &str, visit: &mut StyleAffineVisitor) -> Result<()> {
+        for (i, (_, norm)) in self.text_encoder.blocks.iter_mut().enumerate() {
+            visit(&format!("{prefix}.text_encoder.lstms.{}.fc", 2 * i + 1), norm.fc_mut())?;
+        }
+        for (i, block) in self.f0.iter_mut().enumerate() {
+            block.visit_style_affines(&format!("{prefix}.F0.{i}"), visit)?;
+        }
+        for (i, block) in self.n.iter_mut().enumerate() {
+            block.visit_style_affines(&format!("{prefix}.N.{i}"), visit)?;
+        }
+        Ok(())
     }
 
     /// Duration logits summed into expected frames per token: `d` `[1, T, 640]`

@@ -4,6 +4,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::adapter::StyleAffineVisitor;
 use crate::layers::{leaky_relu, AdaIn1d, Conv1d, DepthwiseUpsample};
 
 /// `AdainResBlk1d(dim_in, dim_out, style_dim, upsample)`.
@@ -28,6 +29,12 @@ impl AdainResBlock {
             shortcut: if learned_shortcut { Some(Conv1d::load(vb.pp("conv1x1"), 0, 1, 1, false)?) } else { None },
             pool: if upsample { Some(DepthwiseUpsample::load(vb.pp("pool"))?) } else { None },
         })
+    }
+
+    /// Calls `visit` on the style projections `{prefix}.norm1.fc` and `{prefix}.norm2.fc`.
+    pub fn visit_style_affines(&mut self, prefix: &str, visit: &mut StyleAffineVisitor) -> Result<()> {
+        visit(&format!("{prefix}.norm1.fc"), self.norm1.fc_mut())?;
+        visit(&format!("{prefix}.norm2.fc"), self.norm2.fc_mut())
     }
 
     /// `x` `[1, C_in, T]`, `style` `[1, 128]` → `[1, C_out, T or 2T]`.

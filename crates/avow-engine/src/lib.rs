@@ -266,7 +266,11 @@ impl Engine {
         check_language(language)?;
         let request = VerifyRequest::new(purpose, language);
         let consent = avow_consent::verify_files(record, pack, &request, &self.trust, &self.revocations)?;
-        Ok(Voice::from_consent(consent)?)
+        let voice = Voice::from_consent(consent)?;
+        // A speaker adapter that does not fit this model is refused now, not
+        // at the first sentence.
+        self.model_for(&voice)?;
+        Ok(voice)
     }
 
     /// A stock voice through its signed stock record.
@@ -343,6 +347,7 @@ impl Engine {
     pub fn timing(&self, voice: &Voice, text: &str) -> Result<SpeechTiming, EngineError> {
         let lang = self.language_of(voice)?;
         let utterances = self.front.prepare(text, lang)?;
+        let model = self.model_for(voice)?;
         let mut raw_frames = Vec::with_capacity(utterances.len());
         for u in &utterances {
             check_known(u)?;
@@ -355,7 +360,7 @@ impl Engine {
             let ids = candle_core::Tensor::new(ids.as_slice(), device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
             let style = voice.style_row(u.ids.len().saturating_sub(1));
             let style = candle_core::Tensor::new(style, device).and_then(|t| t.unsqueeze(0)).map_err(model_err)?;
-            raw_frames.push(self.model.raw_durations(&ids, &style)?);
+            raw_frames.push(model.raw_durations(&ids, &style)?);
         }
         Ok(SpeechTiming { raw_frames })
     }
@@ -398,7 +403,19 @@ impl Engine {
         check_known(u)?;
         // Kokoro picks the style row by phoneme count minus one.
         let style = voice.style_row(u.ids.len().saturating_sub(1));
-        Ok(self.model.synthesize(&u.ids, style, speed)?)
+        Ok(self.model_for(voice)?.synthesize(&u.ids, style, speed)?)
+    }
+
+    /// The model with `voice`'s speaker adapter folded in (voice banking), or
+    /// the shared base model when the pack has none. Folding copies only the
+    /// adapted biases (a few hundred kB), so it is done per call rather than
+    /// cached.
+    fn model_for(&self, voice: &Voice) -> Result<std::borrow::Cow<'_, KModel>, EngineError> {
+        if voice.adapters().is_empty() {
+            return Ok(std::borrow::Cow::Borrowed(&self.model));
+        }
+        let adapter = avow_kokoro::StyleAdapter::from_tensors(voice.adapters())?;
+        Ok(std::borrow::Cow::Owned(self.model.adapted(&adapter)?))
     }
 
     fn record(&self, voice: &Voice, text: &str, marked: &[f32]) -> Result<(), EngineError> {

@@ -31,9 +31,14 @@ pub fn mel_to_hz(mel: f64) -> f64 {
 /// Triangular Slaney-normalized filters, `[bands, n_fft/2 + 1]` row-major,
 /// spanning 0 Hz to Nyquist.
 pub fn slaney_filters(sample_rate: u32, n_fft: usize, bands: usize) -> Vec<f32> {
+    slaney_filters_to(sample_rate, n_fft, bands, f64::from(sample_rate) / 2.0)
+}
+
+/// Like [`slaney_filters`], spanning 0 Hz to `max_hz` (at most Nyquist).
+pub fn slaney_filters_to(sample_rate: u32, n_fft: usize, bands: usize, max_hz: f64) -> Vec<f32> {
     let bins = n_fft / 2 + 1;
     let sr = f64::from(sample_rate);
-    let max_mel = hz_to_mel(sr / 2.0);
+    let max_mel = hz_to_mel(max_hz.min(sr / 2.0));
     let freqs: Vec<f64> = (0..bands + 2).map(|i| mel_to_hz(max_mel * i as f64 / (bands + 1) as f64)).collect();
     let mut w = vec![0f32; bands * bins];
     for m in 0..bands {

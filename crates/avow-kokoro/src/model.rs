@@ -59,6 +59,18 @@ pub struct Rendered {
     pub energy: Tensor,
 }
 
+/// What the prosody predictor says for given tokens, style and durations
+/// (all differentiable): the targets voice banking fits.
+#[derive(Debug, Clone)]
+pub struct Prosody {
+    /// Unrounded frames per token `[T]`, pads included.
+    pub durations: Tensor,
+    /// F0 in Hz `[1, 2F]`.
+    pub f0: Tensor,
+    /// Energy `[1, 2F]`.
+    pub energy: Tensor,
+}
+
 /// Kokoro-82M with its weights loaded.
 #[derive(Debug, Clone)]
 pub struct KModel {
@@ -160,6 +172,30 @@ impl KModel {
         let asr = self.text_encoder.forward(ids)?.matmul(&alignment)?;
         let audio = self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?;
         Ok(Rendered { audio, f0, energy })
+    }
+
+    /// The predictor's durations, F0 and energy for `ids` `[1, T]` rendered
+    /// with `durations` (e.g. measured on a recording rather than predicted).
+    pub fn predict_prosody(&self, ids: &Tensor, style: &Tensor, durations: &[u32]) -> Result<Prosody, ModelError> {
+        let d = self.duration_features(ids, style)?;
+        let alignment = self.alignment(ids, durations)?;
+        let (f0, energy) = self.prosody(&d, style, &alignment)?;
+        Ok(Prosody { durations: self.predictor.durations(&d)?, f0, energy })
+    }
+
+    /// The text encoder's features spread over frames by `durations`:
+    /// `[1, 512, F]`, the decoder's content input.
+    pub fn aligned_text(&self, ids: &Tensor, durations: &[u32]) -> Result<Tensor, ModelError> {
+        let alignment = self.alignment(ids, durations)?;
+        Ok(self.text_encoder.forward(ids)?.matmul(&alignment)?)
+    }
+
+    /// The decoder alone: content `asr` `[1, 512, F]`, `f0` and `energy`
+    /// `[1, 2F]`, and a full `style` `[1, 256]` (its decoder half is used) →
+    /// audio `[1, 600·F]`. Any window of whole frames can be decoded on its
+    /// own, which is how adaptation trains on short crops.
+    pub fn decode(&self, asr: &Tensor, f0: &Tensor, energy: &Tensor, style: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(self.decoder.forward(asr, f0, energy, &style.narrow(1, 0, 128)?)?)
     }
 
     /// The prosody predictor's F0 and energy curves for given durations, `[2F]` each.

@@ -1,0 +1,198 @@
+//! Voice-banking benchmark on the shared LibriSpeech speakers (issue #7).
+//! For each speaker: the first utterances are the bank (the last of them
+//! held out for early stopping), the last 5 are never trained on. The start
+//! voice is the stock voice whose speech is closest (GE2E) to the bank,
+//! optionally refined by the style search; the adapter is then trained on the
+//! bank. Start and adapted voices are compared on
+//! - GE2E cosine between 10 new sentences and the 5 held-out utterances
+//!   (centroids), and the rank of the own speaker among the 5;
+//! - mel-cepstral distance to 2 held-out recordings, synthesizing their
+//!   transcripts (Whisper tiny.en's, from the ASR fixture) — no GE2E involved;
+//! - median F0 (YIN) against the speaker's.
+//!
+//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speakers 1688,2033] [--out DIR]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use avow_bank::{adapt, align, AdaptConfig};
+use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder};
+use avow_kokoro::KModel;
+use avow_speaker::{Embedding, SpeakerEncoder};
+use candle_core::Tensor;
+
+const EVAL_SENTENCES: &[&str] = &[
+    "The old lighthouse keeper counted ships until dawn.",
+    "Do you remember where we parked the car last night?",
+    "Fresh snow covered the fields behind the farmhouse.",
+    "My sister finally fixed the squeaky garden gate.",
+    "It is much too cold to go swimming today.",
+    "They sold every single painting at the spring fair.",
+    "Which road leads to the station from here?",
+    "The baker rose early to light the big stone oven.",
+    "We watched the storm from the kitchen window.",
+    "Nobody expected the quiet student to win the prize.",
+];
+const SPEAKERS: [&str; 5] = ["1688", "1998", "2033", "2609", "3080"];
+
+struct Encoder<'a>(&'a SpeakerEncoder);
+impl SpeakerEmbedder for Encoder<'_> {
+    fn embed_tensor(&self, wav: &Tensor) -> candle_core::Result<Tensor> {
+        self.0.embed_tensor(wav)
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let steps: usize = arg("--steps").map(|s| s.parse().unwrap()).unwrap_or(150);
+    let bank: usize = arg("--bank").map(|s| s.parse().unwrap()).unwrap_or(5);
+    let clone_steps: usize = arg("--clone-steps").map(|s| s.parse().unwrap()).unwrap_or(0);
+    let out = arg("--out").map(PathBuf::from);
+    let speakers: Vec<String> =
+        arg("--speakers").map(|s| s.split(',').map(String::from).collect()).unwrap_or_else(|| SPEAKERS.map(String::from).to_vec());
+    let root = PathBuf::from(std::env::var("AVOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data/librispeech".into()));
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../avow-asr/tests/fixtures/faster_whisper_transcripts.json")).unwrap(),
+    )
+    .unwrap();
+    let transcript = |path: &Path| -> String {
+        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+        fixture["files"].as_array().unwrap().iter().find(|f| f["path"] == rel.as_str()).expect("transcript")["text"].as_str().unwrap().to_string()
+    };
+
+    let cache = avow_models::ModelCache::from_dir_or_env(None).unwrap();
+    let files = cache.ensure(false).unwrap();
+    let model = KModel::from_file(&files.weights).unwrap();
+    let encoder = SpeakerEncoder::from_cache(false).unwrap();
+    let vocab = avow_text::KokoroVocab::from_json(&std::fs::read_to_string(&files.vocab).unwrap()).unwrap();
+    let front = avow_text::TextFrontEnd::new(avow_phonemize::EspeakPhonemizer::new().unwrap(), vocab);
+    let tokens = |text: &str| -> Vec<u32> { front.prepare(text, avow_text::Language::EnUs).unwrap().into_iter().flat_map(|u| u.ids).collect() };
+    let eval: Vec<Vec<u32>> = EVAL_SENTENCES.iter().map(|s| tokens(s)).collect();
+    let training: Vec<Vec<u32>> = avow_clone::sentences::TRAINING_EN.iter().map(|s| tokens(s)).collect();
+    let mut stock: Vec<(String, Vec<f32>)> = files
+        .voices
+        .iter()
+        .map(|(name, path)| (name.clone(), avow_voice::VoicePackData::from_bytes(&std::fs::read(path).unwrap()).unwrap().style))
+        .collect();
+    stock.sort_by(|a, b| a.0.cmp(&b.0));
+    let tables: Vec<&[f32]> = stock.iter().map(|(_, t)| t.as_slice()).collect();
+    let spread = style_spread(&tables).unwrap();
+    let tracker = PitchTracker::new(16_000);
+    let limits = avow_speaker::enrollment::Limits::default();
+
+    // Every speaker's utterances, prepared as enrollment prepares them.
+    let mut utts = std::collections::BTreeMap::new();
+    let mut held_centroids = Vec::new();
+    for s in SPEAKERS {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("test-other").join(s)).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        let recs: Vec<avow_speaker::enrollment::Recording> =
+            paths.iter().map(|p| avow_speaker::enrollment::prepare_file(p, &encoder, &limits).unwrap()).collect();
+        let held: Vec<Embedding> = recs[5..].iter().map(|r| r.embedding.clone()).collect();
+        held_centroids.push((s.to_string(), Embedding::centroid(&held).unwrap()));
+        utts.insert(s.to_string(), (paths, recs));
+    }
+
+    let speak = |m: &KModel, table: &[f32], ids: &[u32]| -> Vec<f32> {
+        let row = ids.len().saturating_sub(1).min(509);
+        m.synthesize(ids, &table[row * 256..(row + 1) * 256], 1.0).unwrap().audio
+    };
+    let to16 = |w: &[f32]| avow_audio::resample(w, 24_000, 16_000).unwrap();
+    let centroid_of = |m: &KModel, table: &[f32], set: &[Vec<u32>]| -> (Embedding, Vec<Vec<f32>>) {
+        let wavs: Vec<Vec<f32>> = set.iter().map(|ids| to16(&speak(m, table, ids))).collect();
+        let embs: Vec<Embedding> = wavs.iter().map(|w| encoder.embed(&avow_speaker::frontend::normalize_volume(w)).unwrap()).collect();
+        (Embedding::centroid(&embs).unwrap(), wavs)
+    };
+
+    println!("| speaker | start voice | bank s | GE2E start → adapted | rank start → adapted | MCD start → adapted (dB) | F0 speaker / start / adapted | train s | best step |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for s in &speakers {
+        let (paths, recs) = &utts[s];
+        let bank_recs = &recs[..bank.min(5)];
+        let bank_secs: f64 = bank_recs.iter().map(|r| r.audio_24k.len() as f64 / 24_000.0).sum();
+        let bank_emb: Vec<Embedding> = bank_recs.iter().map(|r| r.embedding.clone()).collect();
+        let target_e = Embedding::centroid(&bank_emb).unwrap();
+        let pitch = tracker.stats(bank_recs.iter().map(|r| r.audio_16k.as_slice())).unwrap();
+        let (best, _) = stock
+            .iter()
+            .enumerate()
+            .map(|(i, (_, table))| (i, centroid_of(&model, table, &training[..2]).0.cosine(&target_e)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        let mut table = stock[best].1.clone();
+        if clone_steps > 0 {
+            let target = CloneTarget { embedding: target_e.as_slice().to_vec(), mean_log2_f0: Some(pitch.mean_log2) };
+            let cfg = SearchConfig { steps: clone_steps, ..Default::default() };
+            let r = search(&model, &Encoder(&encoder), &table, &spread, &training, &target, &cfg, |_| {}).unwrap();
+            table = apply_offset(&table, &r.offset);
+        }
+        let t0 = Instant::now();
+        let aligned: Vec<avow_bank::AlignedRecording> = bank_recs
+            .iter()
+            .zip(paths)
+            .map(|(r, p)| {
+                let ids = tokens(&transcript(p));
+                let row = ids.len().saturating_sub(1).min(509);
+                align(&model, &ids, &table[row * 256..(row + 1) * 256], &r.audio_24k).unwrap()
+            })
+            .collect();
+        let (train, held) = if aligned.len() > 1 { aligned.split_at(aligned.len() - 1) } else { (&aligned[..], &[][..]) };
+        eprintln!("  {s}: aligned {} recordings in {:.0} s", aligned.len(), t0.elapsed().as_secs_f32());
+        let validate_every: usize = arg("--validate-every").map(|v| v.parse().unwrap()).unwrap_or(25);
+        let config = AdaptConfig { steps, validate_every, ..Default::default() };
+        let result = adapt(&model, &table, train, held, &config, None, |r| {
+            if let Some(v) = r.validation_loss {
+                eprintln!("  {s} step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
+            }
+        })
+        .unwrap();
+        let train_secs = t0.elapsed().as_secs_f32();
+        eprintln!("  {s}: start validation {:?}, best {:?} at step {}", result.start_validation, result.best_validation, result.best_step);
+        let adapted = model.adapted(&result.adapter).unwrap();
+
+        let own = &held_centroids.iter().find(|(n, _)| n == s).unwrap().1;
+        let rank_of = |c: &Embedding| {
+            let mut scores: Vec<(String, f32)> = held_centroids.iter().map(|(n, h)| (n.clone(), c.cosine(h))).collect();
+            scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+            scores.iter().position(|(n, _)| n == s).unwrap() + 1
+        };
+        let (start_c, start_w) = centroid_of(&model, &table, &eval);
+        let (adapt_c, adapt_w) = centroid_of(&adapted, &table, &eval);
+        let mcd = |m: &KModel| -> f32 {
+            let mut sum = 0.0;
+            for (r, p) in recs[5..7].iter().zip(&paths[5..7]) {
+                let w = speak(m, &table, &tokens(&transcript(p)));
+                sum += avow_audio::cepstrum::mel_cepstral_distance(&w, &r.audio_24k, 24_000).unwrap();
+            }
+            sum / 2.0
+        };
+        let (mcd_start, mcd_adapted) = (mcd(&model), mcd(&adapted));
+        let f0 = |w: &[Vec<f32>]| tracker.stats(w.iter().map(|x| x.as_slice())).map(|p| p.median_hz).unwrap_or(0.0);
+        let speaker_f0 = tracker.stats(recs.iter().map(|r| r.audio_16k.as_slice())).unwrap().median_hz;
+        println!(
+            "| {s} | {} | {bank_secs:.0} | {:.3} → {:.3} | {} → {} | {mcd_start:.2} → {mcd_adapted:.2} | {speaker_f0:.0} / {:.0} / {:.0} Hz | {train_secs:.0} | {} |",
+            stock[best].0,
+            start_c.cosine(own),
+            adapt_c.cosine(own),
+            rank_of(&start_c),
+            rank_of(&adapt_c),
+            f0(&start_w),
+            f0(&adapt_w),
+            result.best_step
+        );
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir).unwrap();
+            for (i, (a, b)) in start_w.iter().zip(&adapt_w).enumerate() {
+                avow_audio::write_wav(dir.join(format!("{s}-start-{i:02}.wav")), a, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
+                avow_audio::write_wav(dir.join(format!("{s}-adapted-{i:02}.wav")), b, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
+            }
+            let pack = avow_voice::VoicePackData {
+                meta: avow_voice::VoiceMeta { name: format!("bank-{s}"), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
+                style: table.clone(),
+                adapters: result.adapter.to_tensors(),
+            };
+            std::fs::write(dir.join(format!("{s}.voice.safetensors")), pack.to_bytes().unwrap()).unwrap();
+        }
+    }
+}

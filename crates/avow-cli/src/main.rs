@@ -52,6 +52,9 @@ enum Command {
     /// Build voice packs from recordings.
     #[command(subcommand)]
     Voice(cmd::enroll::VoiceCommand),
+    /// Voice banking: adapt a consented voice to more of its speaker's recordings.
+    #[command(subcommand)]
+    Bank(cmd::bank::BankCommand),
     /// Transcribe English speech in WAV/FLAC files (Whisper tiny.en).
     Transcribe(cmd::transcribe::Args),
     /// Serve speech over HTTP (OpenAI's /v1/audio/speech shape) on loopback.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Transcribe(a) => cmd::transcribe::run(a),
         Command::Enroll(a) => cmd::enroll::run_enroll(a),
         Command::Voice(c) => cmd::enroll::run_voice(c),
+        Command::Bank(c) => cmd::bank::run(c),
         Command::Serve(a) => cmd::serve::run(a),
     };
     match result {

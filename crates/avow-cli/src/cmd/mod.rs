@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes clap argument types and a `run`
 //! returning the process exit code (errors print as `avow: error: ...`, exit 1).
 
+pub mod bank;
 pub mod audit;
 pub mod consent;
 pub mod detect;

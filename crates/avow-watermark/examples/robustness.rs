@@ -304,8 +304,9 @@ fn attack(
                     .collect(),
             )
         }
-        "crop3s" => {
-            let len = 3 * RATE as usize;
+        "crop2s" | "crop2.5s" | "crop3s" => {
+            let secs: f64 = name[4..name.len() - 1].parse().ok()?;
+            let len = (secs * f64::from(RATE)) as usize;
             let s = rng.gen_range(0..=x.len() - len);
             plain(x[s..s + len].to_vec())
         }
@@ -377,6 +378,15 @@ struct Row {
     mean_confidence: f64,
     /// Clips whose reported (CRC-checked) payload is not the embedded one.
     payload_wrong: usize,
+    /// Lowest presence score over the clips: the margin left on a row.
+    min_score: f64,
+    /// Tenth-percentile presence score.
+    p10_score: f64,
+    /// Payload confidence of each detected clip whose decoded bits (payload
+    /// or CRC) are right, and of each whose bits are wrong (whether or not
+    /// the CRC caught it): how well a confidence gate would separate them.
+    confidence_right: Vec<f64>,
+    confidence_wrong: Vec<f64>,
 }
 
 fn apply_attacks(o: &Opts, inp: &Path, out: &Path) {
@@ -566,6 +576,13 @@ fn main() {
                 row.mean_confidence += d.payload_confidence;
             }
             bits_ok += 32 - (d.raw_bits ^ payload).count_ones() as usize;
+            if d.detected {
+                if d.raw_bits == *payload && d.crc_ok {
+                    row.confidence_right.push(d.payload_confidence);
+                } else {
+                    row.confidence_wrong.push(d.payload_confidence);
+                }
+            }
             if d.payload == Some(*payload) {
                 row.payload_exact += 1;
                 if std::env::var_os("AVOW_WM_TRACE").is_some() {
@@ -599,6 +616,8 @@ fn main() {
         row.mean_confidence /= row.detected.max(1) as f64;
         scores.sort_by(f64::total_cmp);
         row.median_score = scores.get(scores.len() / 2).copied().unwrap_or(0.0);
+        row.min_score = scores.first().copied().unwrap_or(0.0);
+        row.p10_score = scores.get(scores.len() / 10).copied().unwrap_or(0.0);
         if a == "none" {
             println!(
                 "detect speed on 24 kHz marked clips: {:.0}x real time",
@@ -607,7 +626,7 @@ fn main() {
             none_speed = det_secs / det_time;
         }
         println!(
-            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  wrong {}  median score {:5.2}  confidence {:.3}{}",
+            "{:>16}: detected {:>3}/{:<3} ({:5.1}%)  bit acc {:6.2}%  exact payload {:>3}  wrong {}  median score {:5.2} (p10 {:5.2}, min {:5.2})  confidence {:.3}{}",
             a,
             row.detected,
             row.clips,
@@ -616,6 +635,8 @@ fn main() {
             row.payload_exact,
             row.payload_wrong,
             row.median_score,
+            row.p10_score,
+            row.min_score,
             row.mean_confidence,
             if a == "splice" {
                 format!("  localized {}", row.ranges_ok)

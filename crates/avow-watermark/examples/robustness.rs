@@ -304,9 +304,13 @@ fn attack(
                     .collect(),
             )
         }
-        "crop2s" | "crop2.5s" | "crop3s" => {
-            let secs: f64 = name[4..name.len() - 1].parse().ok()?;
+        // `crop3s` is in the table; `cropXs` (e.g. crop1.5s) on request.
+        n if n.starts_with("crop") && n.ends_with('s') => {
+            let secs: f64 = n[4..n.len() - 1].parse().ok()?;
             let len = (secs * f64::from(RATE)) as usize;
+            if len == 0 || len > x.len() {
+                die(&format!("{n}: crop length outside the clip"));
+            }
             let s = rng.gen_range(0..=x.len() - len);
             plain(x[s..s + len].to_vec())
         }

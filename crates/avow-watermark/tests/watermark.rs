@@ -546,3 +546,26 @@ fn speed_search_finds_speed_changed_audio() {
         .unwrap();
     assert!(!d.detected, "p = {}", d.p_value);
 }
+
+#[test]
+fn excerpts_too_short_for_the_payload_report_none_and_two_seconds_suffice() {
+    // A 1 s excerpt carries a third of the coded bits: the presence test
+    // may still fire, but the payload is underdetermined (unobserved bits
+    // decode as zeros, which pass CRC-8 far too often), so none is reported.
+    // 2 s (two thirds of a block) decode exactly.
+    let det = Detector::new(&key());
+    // Payload 0 is the case the zero ties would "confirm" by chance.
+    for (i, payload) in [(0usize, 0u32), (1, 0x8000_0000), (4, 0x1234_5678)] {
+        let y = Watermarker::new(&key(), payload).embed(&speech(i)).unwrap();
+        for start in [0usize, RATE as usize, 2 * RATE as usize] {
+            let short = &y[start..start + RATE as usize];
+            let d = det.detect(short, RATE).unwrap();
+            assert_eq!(d.payload, None, "clip {i} at {start}: {:08x}", d.raw_bits);
+            assert!(!d.crc_ok, "clip {i} at {start}");
+        }
+        let two = &y[RATE as usize..3 * RATE as usize];
+        let d = det.detect(two, RATE).unwrap();
+        assert!(d.detected, "clip {i}: p = {}", d.p_value);
+        assert_eq!(d.payload, Some(payload), "clip {i}");
+    }
+}

@@ -22,8 +22,12 @@
 //! (informed embedding: the host's own projection is cancelled, so little
 //! mark energy is needed), distributing the change across bands in
 //! proportion to a masking headroom (a band's own level minus 18 dB, or the
-//! spreading of louder neighbours, whichever is higher). The mark is thus a
-//! tiny, masked, time-varying equalization, never a tone or a band of noise.
+//! spreading of louder neighbours, whichever is higher) times a power
+//! weight `(P_mean / P_band)^0.75` (capped at 8): the detector reads dB but
+//! SNR pays for power, so loud bands get the smallest dB changes. Bands
+//! whose change the detector's clipped statistic cannot see are left
+//! alone. The mark is thus a tiny, masked, time-varying equalization, never
+//! a tone or a band of noise.
 //!
 //! The detector weighs every cell by the share of its power above the
 //! band's noise floor (additive noise compresses the mark by that factor),

@@ -404,7 +404,13 @@ mod tests {
 
     /// Every band inside the detector's linear range, half pushed up and
     /// half down.
-    fn inputs() -> ([f32; BANDS], [f32; BANDS], [f32; BANDS], Vec<f32>, [f32; GROUPS]) {
+    fn inputs() -> (
+        [f32; BANDS],
+        [f32; BANDS],
+        [f32; BANDS],
+        Vec<f32>,
+        [f32; GROUPS],
+    ) {
         let level = [-30.0f32; BANDS];
         let white = [1.0f32; BANDS];
         let ratio = [-18.0f32; BANDS];

@@ -142,11 +142,15 @@ fn energy_weighted_mark_keeps_segmental_snr_high() {
     // a flat dB change per band these clips measured 25.8–30.7 dB segmental
     // SNR on the shared speech (17.7–19.1 dB on the synthetic fallback);
     // weighted, 34.0–37.1 dB (23.6–24.6 dB).
-    let real = std::path::Path::new(SHARED).join("test-other/1688").is_dir();
+    let real = std::path::Path::new(SHARED)
+        .join("test-other/1688")
+        .is_dir();
     let floor = if real { 32.5 } else { 21.5 };
     for i in [0usize, 1, 4] {
         let x = speech(i);
-        let y = Watermarker::new(&key(), 0x5eed_0000 + i as u32).embed(&x).unwrap();
+        let y = Watermarker::new(&key(), 0x5eed_0000 + i as u32)
+            .embed(&x)
+            .unwrap();
         let seg = segmental_snr(&x, &y);
         assert!(seg > floor, "clip {i}: segmental SNR {seg:.1} dB");
         let d = Detector::new(&key()).detect(&y, RATE).unwrap();

@@ -402,22 +402,48 @@ fn cell_shape(
 mod tests {
     use super::*;
 
-    /// Every band inside the detector's linear range, half pushed up and
-    /// half down.
-    fn inputs() -> (
-        [f32; BANDS],
-        [f32; BANDS],
-        [f32; BANDS],
-        Vec<f32>,
-        [f32; GROUPS],
-    ) {
-        let level = [-30.0f32; BANDS];
-        let white = [1.0f32; BANDS];
-        let ratio = [-18.0f32; BANDS];
-        let signs = (0..BANDS)
-            .map(|b| if (b / GROUPS) % 2 == 0 { 1.0 } else { -1.0 })
-            .collect();
-        (level, white, ratio, signs, [1.0; GROUPS])
+    /// One frame's inputs to `cell_shape`.
+    struct Frame {
+        level: [f32; BANDS],
+        white: [f32; BANDS],
+        ratio: [f32; BANDS],
+        signs: Vec<f32>,
+        tau: [f32; GROUPS],
+    }
+
+    impl Frame {
+        fn shape(&self) -> [f32; BANDS] {
+            let mut shape = [0.0f32; BANDS];
+            cell_shape(
+                &self.level,
+                &self.white,
+                &self.ratio,
+                &self.signs,
+                &self.tau,
+                &mut shape,
+            );
+            shape
+        }
+    }
+
+    /// Every band inside the detector's linear range, bands 0..4, 8..12,
+    /// ... pushed up and the others down.
+    fn frame() -> Frame {
+        Frame {
+            level: [-30.0; BANDS],
+            white: [1.0; BANDS],
+            ratio: [-18.0; BANDS],
+            signs: (0..BANDS)
+                .map(|b| {
+                    if (b / GROUPS).is_multiple_of(2) {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                })
+                .collect(),
+            tau: [1.0; GROUPS],
+        }
     }
 
     #[test]
@@ -425,19 +451,18 @@ mod tests {
         // SNR pays for power: a band 10 dB above the others must get a
         // much smaller dB change, one 10 dB below a larger one (up to the
         // cap).
-        let (mut level, white, ratio, signs, tau) = inputs();
-        level[20] = -20.0;
-        level[30] = -40.0;
-        let mut shape = [0.0f32; BANDS];
-        cell_shape(&level, &white, &ratio, &signs, &tau, &mut shape);
+        let mut f = frame();
+        f.level[20] = -20.0;
+        f.level[30] = -40.0;
+        let shape = f.shape();
         let flat = shape[10].abs();
         assert!(flat > 0.0);
         assert!(shape[20].abs() < 0.3 * flat, "{} vs {flat}", shape[20]);
         assert!(shape[30].abs() > 3.0 * flat, "{} vs {flat}", shape[30]);
         assert!(shape[30].abs() <= MAX_CELL_WEIGHT * flat * 1.5);
         // Signs follow the pattern.
-        for b in 0..BANDS {
-            assert_eq!(shape[b] > 0.0, signs[b] > 0.0, "band {b}");
+        for (b, (s, p)) in shape.iter().zip(&f.signs).enumerate() {
+            assert_eq!(*s > 0.0, *p > 0.0, "band {b}");
         }
     }
 
@@ -445,16 +470,14 @@ mod tests {
     fn cells_the_detector_cannot_read_are_left_alone() {
         // The detector clips whitened levels to [-CLIP_LOW_DB, CLIP_DB]:
         // changes it cannot see are pure error energy.
-        let (level, mut white, ratio, signs, tau) = inputs();
-        // Bands 0..4 and 8..12 are pushed up, 4..8 down.
-        assert!(signs[0] > 0.0 && signs[1] > 0.0 && signs[8] > 0.0);
-        assert!(signs[4] < 0.0 && signs[5] < 0.0);
-        white[0] = -CLIP_LOW_DB - VALLEY_REACH_DB - 0.5; // deep valley, up: out of reach
-        white[1] = -CLIP_LOW_DB - 0.5 * VALLEY_REACH_DB; // shallow valley, up: within reach
-        white[4] = -CLIP_LOW_DB - 0.1; // valley, down: already clipped
-        white[8] = CLIP_DB + 0.1; // clipped peak, up
-        let mut shape = [0.0f32; BANDS];
-        cell_shape(&level, &white, &ratio, &signs, &tau, &mut shape);
+        let mut f = frame();
+        assert!(f.signs[0] > 0.0 && f.signs[1] > 0.0 && f.signs[8] > 0.0);
+        assert!(f.signs[4] < 0.0 && f.signs[5] < 0.0);
+        f.white[0] = -CLIP_LOW_DB - VALLEY_REACH_DB - 0.5; // deep valley, up: out of reach
+        f.white[1] = -CLIP_LOW_DB - 0.5 * VALLEY_REACH_DB; // shallow valley, up: within reach
+        f.white[4] = -CLIP_LOW_DB - 0.1; // valley, down: already clipped
+        f.white[8] = CLIP_DB + 0.1; // clipped peak, up
+        let shape = f.shape();
         assert_eq!(shape[0], 0.0);
         assert_eq!(shape[4], 0.0);
         assert_eq!(shape[8], 0.0);

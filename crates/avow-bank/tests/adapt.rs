@@ -1,0 +1,77 @@
+//! Adaptation learns: starting from one stock voice and banking another
+//! voice's speech of a sentence, a few training steps lower the held-out
+//! reconstruction loss, the alignment covers the recording exactly, and the
+//! adapter touches only the trained layers.
+//!
+//! Needs the converted weights and stock voices in the model cache; skips
+//! without them unless `AVOW_REQUIRE_MODELS=1`.
+
+use std::path::PathBuf;
+
+use avow_bank::{adapt, align, AdaptConfig};
+use avow_kokoro::KModel;
+
+fn cache() -> Option<PathBuf> {
+    let dir = avow_models::ModelCache::default_dir().ok()?;
+    if dir.join("kokoro-82m-v1.0.safetensors").exists() && dir.join("voices/jm_kumo.voicepack").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
+    eprintln!("skipping: no converted weights in {}", dir.display());
+    None
+}
+
+fn style_table(cache: &std::path::Path, voice: &str) -> Vec<f32> {
+    let bytes = std::fs::read(cache.join(format!("voices/{voice}.voicepack"))).unwrap();
+    avow_voice::VoicePackData::from_bytes(&bytes).unwrap().style
+}
+
+#[test]
+fn a_few_steps_move_a_stock_voice_toward_the_banked_speech() {
+    let Some(cache) = cache() else { return };
+    let model = KModel::from_file(&cache.join("kokoro-82m-v1.0.safetensors")).unwrap();
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../avow-kokoro/tests/fixtures/sentence.json")).unwrap(),
+    )
+    .unwrap();
+    let tokens: Vec<u32> = fixture["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+    let row = tokens.len() - 1;
+    let (start, target) = (style_table(&cache, "jf_alpha"), style_table(&cache, "jm_kumo"));
+    // The "speaker": another voice saying the sentence, a little slower.
+    let speech = model.synthesize(&tokens, &target[row * 256..(row + 1) * 256], 0.9).unwrap().audio;
+
+    let rec = align(&model, &tokens, &start[row * 256..(row + 1) * 256], &speech).unwrap();
+    assert_eq!(rec.durations.len(), tokens.len() + 2);
+    assert_eq!(rec.audio.len(), rec.frames() * 600);
+    assert_eq!(rec.f0.len(), 2 * rec.frames());
+    assert!(rec.f0.iter().filter(|&&f| f > 0.0).count() > rec.f0.len() / 4, "the speech should be largely voiced");
+
+    let config = AdaptConfig { steps: 6, validate_every: 6, learning_rate: 1e-2, ..AdaptConfig::default() };
+    let result = adapt(&model, &start, std::slice::from_ref(&rec), std::slice::from_ref(&rec), &config, None, |_| {}).unwrap();
+    let (before, after) = (result.start_validation.unwrap(), result.best_validation.unwrap());
+    eprintln!("held-out loss {before:.3} -> {after:.3}");
+    assert!(after < before, "training did not lower the loss: {before} -> {after}");
+    assert_eq!(result.best_step, 6);
+    assert!(result.adapter.parameters() > 0);
+    let names: Vec<String> = result.adapter.to_tensors().into_iter().map(|(n, _, _)| n).collect();
+    assert!(names.iter().all(|n| !n.starts_with("adapter.predictor.N.")), "energy blocks are not trained");
+    assert!(names.iter().any(|n| n.starts_with("adapter.decoder.generator.")));
+}
+
+#[test]
+fn bad_inputs_are_refused_not_panicked_on() {
+    let Some(cache) = cache() else { return };
+    let model = KModel::from_file(&cache.join("kokoro-82m-v1.0.safetensors")).unwrap();
+    let start = style_table(&cache, "jf_alpha");
+    // Far too short for the phonemes.
+    assert!(align(&model, &[50, 60, 70, 80], &start[..256], &[0.0; 1200]).is_err());
+    // Nothing to train on.
+    assert!(adapt(&model, &start, &[], &[], &AdaptConfig::default(), None, |_| {}).is_err());
+    let rec = avow_bank::AlignedRecording { ids: vec![0, 50, 0], durations: vec![1, 4, 1], audio: vec![0.01; 3600], f0: vec![0.0; 12] };
+    // A wrong-size style table.
+    assert!(adapt(&model, &start[..256], std::slice::from_ref(&rec), &[], &AdaptConfig::default(), None, |_| {}).is_err());
+    // A recording whose parts disagree (audio not 600 samples per frame).
+    let broken = avow_bank::AlignedRecording { audio: vec![0.01; 3000], ..rec.clone() };
+    let err = adapt(&model, &start, &[broken], &[], &AdaptConfig::default(), None, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("inconsistent"), "{err}");
+}

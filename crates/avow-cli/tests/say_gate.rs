@@ -2,14 +2,17 @@
 //! refusal matrix (crates/avow-consent/tests/support/gate_matrix.rs) exits
 //! with its consent exit code and message, writes no output file and no
 //! ledger entry; the good record's WAV file and `--out -` stream carry the
-//! record's watermark payload (read back by `avow detect` too), with one
-//! ledger entry per synthesis that `avow audit verify` accepts.
+//! record's watermark payload (read back by `avow detect` too), and split
+//! exactly into the pieces the ledger holds, one entry per synthesized piece,
+//! which `avow audit verify` accepts.
 //!
 //! Needs the converted weights in the model cache (`avow models fetch`); skips
 //! with a message when absent unless `AVOW_REQUIRE_MODELS=1` (CI).
 
 #[path = "../../avow-consent/tests/support/gate_matrix.rs"]
 mod gate_matrix;
+#[path = "support/ledger_audio.rs"]
+mod ledger_audio;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -93,8 +96,12 @@ fn say_refuses_every_matrix_case_and_marks_and_ledgers_the_accepted_voice() {
     assert!(detect.status.success(), "avow detect: {}", String::from_utf8_lossy(&detect.stderr));
     let verdict: serde_json::Value = serde_json::from_slice(&detect.stdout).unwrap();
     assert_eq!(verdict["payload"], gate_matrix::FINGERPRINT, "{verdict}");
+    // The file is written sentence by sentence: one entry per sentence,
+    // and together they hash exactly the samples in the file.
     let after_file = ledger_lines(&m);
-    assert!(after_file >= 1, "the file's synthesis was not ledgered");
+    assert_eq!(after_file, 2, "two sentences in the file, {after_file} ledger entries");
+    let hashes: Vec<String> = ledger_audio::entries_from(&m.path("ledger.jsonl"), 0).into_iter().map(|e| e.2).collect();
+    ledger_audio::pieces_covering(ledger_audio::wav_data(&std::fs::read(&out).unwrap()), &hashes).unwrap();
 
     // Accepted: raw PCM on standard output.
     let o = avow(&m, &cache, &say_args(&m, &m.pack, Some(&m.record), "-", text));
@@ -102,12 +109,13 @@ fn say_refuses_every_matrix_case_and_marks_and_ledgers_the_accepted_voice() {
     assert!(!o.stdout.is_empty() && o.stdout.len().is_multiple_of(2));
     let samples: Vec<f32> = o.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
     assert_eq!(detected_payload(&samples), Some(m.payload), "the stdout stream lacks the record's payload");
-    let streamed = ledger_lines(&m) - after_file;
-    assert!(streamed >= 2, "two sentences streamed with {streamed} ledger entries");
+    // Streamed piece by piece: the pieces on stdout are exactly the ledgered ones.
+    let hashes: Vec<String> = ledger_audio::entries_from(&m.path("ledger.jsonl"), after_file).into_iter().map(|e| e.2).collect();
+    assert!(hashes.len() >= 2, "two sentences streamed with {} ledger entries", hashes.len());
+    ledger_audio::pieces_covering(&o.stdout, &hashes).unwrap();
 
-    for line in std::fs::read_to_string(m.path("ledger.jsonl")).unwrap().lines() {
-        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!((entry["record_id"].as_str(), entry["watermark"].as_str()), (Some(m.record_id.as_str()), Some(gate_matrix::FINGERPRINT)), "{line}");
+    for (record_id, watermark, _) in ledger_audio::entries_from(&m.path("ledger.jsonl"), 0) {
+        assert_eq!((record_id.as_str(), watermark.as_str()), (m.record_id.as_str(), gate_matrix::FINGERPRINT));
     }
     let verify = avow(&m, &cache, &["audit", "verify", m.path("ledger.jsonl").to_str().unwrap()]);
     assert!(verify.status.success(), "{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));

@@ -17,6 +17,8 @@
 
 #[path = "../../avow-consent/tests/support/gate_matrix.rs"]
 mod gate_matrix;
+#[path = "support/ledger_audio.rs"]
+mod ledger_audio;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -206,6 +208,8 @@ fn serve_refuses_every_matrix_case_at_start_up_and_per_request_and_marks_the_acc
     assert_eq!(verdict["payload"], gate_matrix::FINGERPRINT, "{verdict}");
     let pieces = ledger_lines(&ledger);
     assert!(pieces >= 2, "two sentences, {pieces} ledger entries");
+    let hashes: Vec<String> = ledger_audio::entries_from(&ledger, 0).into_iter().map(|e| e.2).collect();
+    ledger_audio::pieces_covering(ledger_audio::wav_data(r.as_bytes()), &hashes).expect("the WAV's samples are the ledgered pieces");
 
     // Raw PCM of the same voice: marked too, and ledgered.
     let r = speech(&served, "good", text, "pcm");
@@ -213,7 +217,12 @@ fn serve_refuses_every_matrix_case_at_start_up_and_per_request_and_marks_the_acc
     let samples: Vec<f32> = r.as_bytes().chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
     let d = avow_watermark::Detector::new(&avow_watermark::Key::default_public()).detect(&samples, 24_000).unwrap();
     assert!(d.detected && d.payload == Some(m.payload), "pcm response: {d:?}");
-    assert!(ledger_lines(&ledger) > pieces, "the pcm request was not ledgered");
+    let hashes: Vec<String> = ledger_audio::entries_from(&ledger, pieces).into_iter().map(|e| e.2).collect();
+    assert!(!hashes.is_empty(), "the pcm request was not ledgered");
+    ledger_audio::pieces_covering(r.as_bytes(), &hashes).expect("the PCM body is the ledgered pieces");
+    for (record_id, watermark, _) in ledger_audio::entries_from(&ledger, 0) {
+        assert_eq!((record_id.as_str(), watermark.as_str()), (m.record_id.as_str(), gate_matrix::FINGERPRINT));
+    }
     let verify = avow(&["audit", "verify", ledger.to_str().unwrap()]);
     assert!(verify.status.success(), "{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
 

@@ -170,8 +170,18 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<Audio, AudioError> {
 }
 
 /// Reads WAV from any reader: 8/16/24/32-bit integer PCM or 32-bit float.
-pub fn read_wav_from<R: Read>(reader: R) -> Result<Audio, AudioError> {
-    let wav = hound::WavReader::new(reader).map_err(map_hound)?;
+///
+/// Also reads a *streamed* WAV, written before its length was known, whose
+/// `data` chunk size is `0xFFFFFFFF` or `0` (as `avow serve` and OpenAI's
+/// streamed WAV send it): its samples run to the end of the input, and a
+/// trailing partial frame (a stream cut mid-sample) is dropped.
+pub fn read_wav_from<R: Read>(mut reader: R) -> Result<Audio, AudioError> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| AudioError::Malformed(format!("truncated or unreadable: {e}")))?;
+    size_streamed_data_chunk(&mut bytes)?;
+    let wav = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(map_hound)?;
     let spec = wav.spec();
     if spec.channels == 0 {
         return Err(AudioError::Malformed("zero channels".into()));
@@ -199,6 +209,48 @@ pub fn read_wav_from<R: Read>(reader: R) -> Result<Audio, AudioError> {
         }
     };
     finish(samples, spec.sample_rate, spec.channels)
+}
+
+/// The `data` size a streaming writer puts in the header when it does not
+/// know the length yet (`0` is the other common placeholder).
+const UNKNOWN_CHUNK_SIZE: u32 = u32::MAX;
+
+/// Gives a streamed WAV's `data` chunk (size `0xFFFFFFFF` or `0`) the size
+/// of the bytes that follow it, in whole frames, and the RIFF header the
+/// matching size; any other file is left as it is. A `data` chunk with a
+/// real size that runs past the end stays an error (a truncated file).
+fn size_streamed_data_chunk(bytes: &mut [u8]) -> Result<(), AudioError> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let mut block_align = 1usize;
+    let mut at = 12usize;
+    while at + 8 <= bytes.len() {
+        let size = le32(bytes, at + 4);
+        let body = at + 8;
+        match &bytes[at..at + 4] {
+            b"fmt " if size >= 14 && body + 14 <= bytes.len() => {
+                block_align = usize::from(u16::from_le_bytes([bytes[body + 12], bytes[body + 13]])).max(1);
+            }
+            b"data" => {
+                if size == UNKNOWN_CHUNK_SIZE || size == 0 {
+                    let available = bytes.len() - body;
+                    let whole = available - available % block_align;
+                    let data_size = u32::try_from(whole)
+                        .map_err(|_| AudioError::Unsupported(format!("a streamed WAV of {whole} bytes (over 4 GiB)")))?;
+                    bytes[at + 4..at + 8].copy_from_slice(&data_size.to_le_bytes());
+                    let riff_size = u32::try_from(body + whole - 8).unwrap_or(UNKNOWN_CHUNK_SIZE);
+                    bytes[4..8].copy_from_slice(&riff_size.to_le_bytes());
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even length.
+        at = body.saturating_add(size as usize).saturating_add(size as usize & 1);
+    }
+    Ok(())
 }
 
 fn finish(samples: Vec<f32>, sample_rate: u32, channels: u16) -> Result<Audio, AudioError> {

@@ -263,3 +263,40 @@ fn resampling_keeps_an_impulse_in_place() {
         );
     }
 }
+
+/// A WAV as a streaming writer sends it: the header is written before the
+/// length is known, so the RIFF and `data` sizes carry a placeholder.
+fn streamed_wav(spec: hound::WavSpec, ints: &[i32], placeholder: u32) -> Vec<u8> {
+    let mut bytes = wav_bytes(spec, ints);
+    bytes[4..8].copy_from_slice(&placeholder.to_le_bytes());
+    assert_eq!(&bytes[36..40], b"data", "hound writes a 44-byte header");
+    bytes[40..44].copy_from_slice(&placeholder.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn a_streamed_wav_with_unknown_sizes_is_read_to_the_end() {
+    let mono = hound::WavSpec { channels: 1, sample_rate: 24_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let ints: Vec<i32> = (0..4800).map(|i| (i * 7 % 2000) - 1000).collect();
+    let whole = read_audio_from(Cursor::new(wav_bytes(mono, &ints))).unwrap();
+    for placeholder in [u32::MAX, 0] {
+        // Through a file, as `avow detect` reads it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("streamed.wav");
+        std::fs::write(&path, streamed_wav(mono, &ints, placeholder)).unwrap();
+        let streamed = read_audio(&path).unwrap_or_else(|e| panic!("size {placeholder:#x}: {e}"));
+        assert_eq!(streamed, whole, "size {placeholder:#x}: every sample, nothing more");
+    }
+    // A stream cut in the middle of a stereo frame: the partial frame is dropped.
+    let stereo = hound::WavSpec { channels: 2, ..mono };
+    let mut cut = streamed_wav(stereo, &ints, u32::MAX);
+    cut.truncate(cut.len() - 3);
+    let audio = read_audio_from(Cursor::new(cut)).unwrap();
+    assert_eq!((audio.channels, audio.frames()), (2, ints.len() / 2 - 1));
+    assert_eq!(audio.samples[..], whole.samples[..ints.len() - 2]);
+    // A real size that runs past the end is still a truncated file, not a stream.
+    let mut truncated = wav_bytes(mono, &ints);
+    truncated.truncate(1000);
+    assert!(read_audio_from(Cursor::new(truncated)).is_err());
+}
+

@@ -2,9 +2,11 @@
 //! shared library and `include/avow.h`, and run on the real model: its
 //! buffer and its callback stream carry the stock voice's watermark, the
 //! ledger has one verifying entry per synthesis, and the consent gate refuses
-//! a pack without a record, a malformed, tampered, expired, not yet valid,
-//! revoked, out-of-scope or wrongly signed record, and a changed pack, each
-//! with its own status code.
+//! a malformed record and every case of the refusal matrix
+//! (crates/avow-consent/tests/support/gate_matrix.rs: a pack without a
+//! record, an expired, not yet valid, revoked, out-of-scope or wrongly signed
+//! record, a trusted signature over other content, one byte changed in the
+//! pack or in the record), each with its own status code.
 //!
 //! Needs the converted weights in the model cache (`avow models fetch`); skips
 //! with a message when absent unless `AVOW_REQUIRE_MODELS=1` (CI).
@@ -12,7 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use avow_consent::{dsse, statement, ConsentStatement, Envelope, Evidence, RevocationStatement, SecretKey, Subject, VoicePackRef};
+#[path = "../../avow-consent/tests/support/gate_matrix.rs"]
+mod gate_matrix;
+
+use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
 fn cache_dir() -> Option<PathBuf> {
     // The same resolution the engine uses (AVOW_CACHE_DIR, XDG, HOME).
@@ -69,27 +74,20 @@ fn stock_payload(voice: &str) -> u32 {
     u32::from_str_radix(&statement.watermark_fingerprint, 16).unwrap()
 }
 
-fn statement_for(pack: &[u8], record_id: &str) -> ConsentStatement {
-    ConsentStatement {
-        format: statement::CONSENT_FORMAT.into(),
-        record_id: record_id.into(),
-        subject: Subject { name: "C ABI test subject".into(), public_key: None },
-        voice_pack: VoicePackRef { sha256: avow_consent::sha256_hex(pack), name: "jf_alpha".into() },
-        grantee: "anyone".into(),
-        purposes: vec!["accessibility".into()],
-        languages: vec!["en".into()],
-        not_before: "2025-01-01T00:00:00Z".into(),
-        not_after: "2125-01-01T00:00:00Z".into(),
-        issued_at: "2025-01-01T00:00:00Z".into(),
-        evidence: Evidence { reference_recordings: vec![], consent_recording: None, statement_text: "test record for the C ABI".into() },
-        watermark_fingerprint: "c0ffee42".into(),
+/// The C status of a consent refusal with this `avow consent verify` exit code.
+fn status_name(exit_code: u8) -> &'static str {
+    match exit_code {
+        1 => "AVOW_STATUS_IO",
+        10 => "AVOW_STATUS_CONSENT_MALFORMED",
+        12 => "AVOW_STATUS_CONSENT_BAD_SIGNATURE",
+        13 => "AVOW_STATUS_CONSENT_UNTRUSTED_SIGNER",
+        15 => "AVOW_STATUS_CONSENT_NOT_YET_VALID",
+        16 => "AVOW_STATUS_CONSENT_EXPIRED",
+        17 => "AVOW_STATUS_CONSENT_REVOKED",
+        18 => "AVOW_STATUS_CONSENT_OUT_OF_SCOPE",
+        19 => "AVOW_STATUS_CONSENT_HASH_MISMATCH",
+        other => panic!("no C status for exit code {other}"),
     }
-}
-
-fn sign(st: &ConsentStatement, key: &SecretKey) -> String {
-    let mut e = Envelope::new(dsse::CONSENT_PAYLOAD_TYPE, st.to_payload());
-    e.sign(key).unwrap();
-    e.to_json()
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -110,96 +108,31 @@ fn c_program_speaks_streams_cancels_and_is_refused_by_the_consent_gate() {
     let d = dir.path();
     let exe = compile_c_program(d);
 
-    // Trust: the stock key (for the stock voice) and a test issuer.
-    let trust = d.join("trust");
-    let revoked = d.join("revoked");
-    std::fs::create_dir_all(&trust).unwrap();
-    std::fs::create_dir_all(&revoked).unwrap();
-    std::fs::copy(crate_dir().join("../../consent/trust/avow-stock.pub"), trust.join("avow-stock.pub")).unwrap();
-    let issuer = SecretKey::from_seed(&[42; 32]);
-    std::fs::write(trust.join("test-issuer.pub"), issuer.public().to_file_text("C ABI test issuer")).unwrap();
-    let stranger = SecretKey::from_seed(&[43; 32]);
-
+    // The refusal matrix every surface is tested with, plus the stock key
+    // (for the stock voice) in its trust directory.
     let pack = std::fs::read(cache.join("voices/jf_alpha.voicepack")).unwrap();
-    let pack_path = d.join("jf_alpha.voicepack");
-    std::fs::write(&pack_path, &pack).unwrap();
-    let mut changed = pack.clone();
-    let last = changed.len() - 1;
-    changed[last] ^= 1;
-    let changed_path = d.join("changed.voicepack");
-    std::fs::write(&changed_path, &changed).unwrap();
+    let m = GateMatrix::new(&pack);
+    let (trust, revoked) = (m.trust.clone(), m.revocations.clone());
+    std::fs::copy(crate_dir().join("../../consent/trust/avow-stock.pub"), trust.join("avow-stock.pub")).unwrap();
+    let malformed = d.join("malformed.json");
+    std::fs::write(&malformed, "{ this is not a consent record").unwrap();
 
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    // (expected status, purpose, language, pack, record, part of the message)
+    let mut cases: Vec<(&str, &str, &str, String, String, &str)> = vec![
+        ("AVOW_STATUS_OK", PURPOSE, LANGUAGE, p(&m.pack), p(&m.record), "-"),
+        ("AVOW_STATUS_CONSENT_MALFORMED", PURPOSE, LANGUAGE, p(&m.pack), p(&malformed), "malformed"),
+    ];
+    for case in m.refusals() {
+        cases.push((status_name(case.exit_code), PURPOSE, LANGUAGE, p(&case.pack), p(&case.record), case.message));
+    }
     let write = |name: &str, text: String| {
         let p = d.join(name);
         std::fs::write(&p, text).unwrap();
         p
     };
-    let good = write("good.json", sign(&statement_for(&pack, "capi-good"), &issuer));
-    let expired = write("expired.json", {
-        let mut st = statement_for(&pack, "capi-expired");
-        st.not_after = "2025-06-01T00:00:00Z".into();
-        sign(&st, &issuer)
-    });
-    let future = write("future.json", {
-        let mut st = statement_for(&pack, "capi-future");
-        st.not_before = "2124-01-01T00:00:00Z".into();
-        sign(&st, &issuer)
-    });
-    let dubbing_only = write("dubbing.json", {
-        let mut st = statement_for(&pack, "capi-dubbing");
-        st.purposes = vec!["dubbing".into()];
-        sign(&st, &issuer)
-    });
-    let french_only = write("french.json", {
-        let mut st = statement_for(&pack, "capi-french");
-        st.languages = vec!["fr".into()];
-        sign(&st, &issuer)
-    });
-    let untrusted = write("untrusted.json", sign(&statement_for(&pack, "capi-untrusted"), &stranger));
-    let revoked_record = write("revoked.json", sign(&statement_for(&pack, "capi-revoked"), &issuer));
-    {
-        let rev = RevocationStatement {
-            format: statement::REVOCATION_FORMAT.into(),
-            record_id: "capi-revoked".into(),
-            revoked_at: "2025-02-01T00:00:00Z".into(),
-            reason: "the subject withdrew consent".into(),
-        };
-        let mut e = Envelope::new(dsse::REVOCATION_PAYLOAD_TYPE, rev.to_payload());
-        e.sign(&issuer).unwrap();
-        std::fs::write(revoked.join("capi-revoked.json"), e.to_json()).unwrap();
-    }
-    // The good record's payload with one byte changed and its old signature kept.
-    let tampered = write("tampered.json", {
-        let st = statement_for(&pack, "capi-good");
-        let mut signed = Envelope::new(dsse::CONSENT_PAYLOAD_TYPE, st.to_payload());
-        signed.sign(&issuer).unwrap();
-        let mut payload = st.to_payload();
-        let at = payload.windows(4).position(|w| w == b"test").unwrap();
-        payload[at] = b'T';
-        let mut forged = Envelope::new(dsse::CONSENT_PAYLOAD_TYPE, payload);
-        *forged.signatures_mut() = signed.signatures().to_vec();
-        forged.to_json()
-    });
-    let malformed = write("malformed.json", "{ this is not a consent record".into());
-    let missing = d.join("no-such-record.json");
-
-    let p = |x: &Path| x.to_str().unwrap().to_string();
-    // (expected status, purpose, language, pack, record, part of the message)
-    let cases: Vec<(&str, &str, &str, String, String, &str)> = vec![
-        ("AVOW_STATUS_OK", "accessibility", "en-us", p(&pack_path), p(&good), "-"),
-        ("AVOW_STATUS_IO", "accessibility", "en-us", p(&pack_path), p(&missing), "no-such-record.json"),
-        ("AVOW_STATUS_CONSENT_MALFORMED", "accessibility", "en-us", p(&pack_path), p(&malformed), "malformed"),
-        ("AVOW_STATUS_CONSENT_BAD_SIGNATURE", "accessibility", "en-us", p(&pack_path), p(&tampered), "bad signature"),
-        ("AVOW_STATUS_CONSENT_UNTRUSTED_SIGNER", "accessibility", "en-us", p(&pack_path), p(&untrusted), "untrusted"),
-        ("AVOW_STATUS_CONSENT_NOT_YET_VALID", "accessibility", "en-us", p(&pack_path), p(&future), "not yet valid"),
-        ("AVOW_STATUS_CONSENT_EXPIRED", "accessibility", "en-us", p(&pack_path), p(&expired), "expired"),
-        ("AVOW_STATUS_CONSENT_REVOKED", "accessibility", "en-us", p(&pack_path), p(&revoked_record), "withdrew"),
-        ("AVOW_STATUS_CONSENT_OUT_OF_SCOPE", "accessibility", "en-us", p(&pack_path), p(&dubbing_only), "out of scope"),
-        ("AVOW_STATUS_CONSENT_OUT_OF_SCOPE", "accessibility", "en-us", p(&pack_path), p(&french_only), "out of scope"),
-        ("AVOW_STATUS_CONSENT_HASH_MISMATCH", "accessibility", "en-us", p(&changed_path), p(&good), "hash mismatch"),
-    ];
     let cases_text: String =
-        cases.iter().map(|(s, pu, l, pa, r, m)| format!("{s}\t{pu}\t{l}\t{pa}\t{r}\t{m}\n")).collect();
+        cases.iter().map(|(s, pu, l, pa, r, msg)| format!("{s}\t{pu}\t{l}\t{pa}\t{r}\t{msg}\n")).collect();
     let cases_path = write("cases.tsv", cases_text);
 
     let ledger = d.join("ledger.jsonl");
@@ -222,7 +155,7 @@ fn c_program_speaks_streams_cancels_and_is_refused_by_the_consent_gate() {
             .to_string()
     };
     assert_eq!(value("cases"), cases.len().to_string(), "every consent case ran");
-    assert!(stdout.contains("watermark c0ffee42"), "the accepted record's fingerprint: {stdout}");
+    assert!(stdout.contains(&format!("case 1 AVOW_STATUS_OK watermark {}", gate_matrix::FINGERPRINT)), "the accepted record's fingerprint: {stdout}");
 
     // The buffer and the stream carry the stock voice's watermark.
     let payload = stock_payload("jf_alpha");

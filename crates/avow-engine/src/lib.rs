@@ -93,9 +93,18 @@ pub enum EngineError {
 pub struct EngineOptions {
     /// Model cache directory (default: `AVOW_CACHE_DIR`, then the XDG cache).
     pub cache_dir: Option<PathBuf>,
-    /// Extra trust directories (default: `AVOW_TRUST_DIR`, user dir, built-in stock key).
+    /// Trust directories (`*.pub` issuer keys). When any are given they are
+    /// the only trust roots: they replace `AVOW_TRUST_DIR`, the user trust
+    /// directory and the built-in stock-voice key (copy
+    /// `consent/trust/avow-stock.pub` into one of them to keep the stock
+    /// voices). Empty: `AVOW_TRUST_DIR`, else the user directory plus the
+    /// built-in key (`consent/FORMAT.md` §7).
     pub trust_dirs: Vec<PathBuf>,
-    /// Extra revocation directories.
+    /// Revocation directories. When any are given they replace
+    /// `AVOW_REVOCATION_DIR` and the user revocation directory. Empty:
+    /// `AVOW_REVOCATION_DIR`, else the user directory if it exists. Read
+    /// again at every voice load, so a revocation written while the engine
+    /// runs refuses the next load.
     pub revocation_dirs: Vec<PathBuf>,
     /// Audit ledger file (default: `AVOW_LEDGER`, then `$XDG_DATA_HOME/avow/ledger.jsonl`).
     pub ledger: Option<PathBuf>,
@@ -214,7 +223,9 @@ pub struct Engine {
     front: TextFrontEnd<EspeakPhonemizer>,
     files: ModelFiles,
     trust: TrustStore,
-    revocations: RevocationStore,
+    /// Where revocations are read from at each voice load (see
+    /// [`EngineOptions::revocation_dirs`]).
+    revocation_dirs: Vec<PathBuf>,
     ledger: Mutex<Ledger>,
     key: Key,
 }
@@ -240,7 +251,8 @@ impl Engine {
         let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EngineError::Invalid(format!("{}: {e}", files.vocab.display())))?;
         let phonemizer = EspeakPhonemizer::new().map_err(|e| EngineError::Phonemizer(e.to_string()))?;
         let trust = TrustStore::resolve(&options.trust_dirs)?;
-        let revocations = RevocationStore::resolve(&options.revocation_dirs)?;
+        // Read once here so that a broken revocation directory fails at open.
+        RevocationStore::resolve(&options.revocation_dirs)?;
         let ledger_path = match &options.ledger {
             Some(p) => p.clone(),
             None => default_ledger_path()?,
@@ -254,18 +266,20 @@ impl Engine {
             front: TextFrontEnd::new(phonemizer, vocab),
             files,
             trust,
-            revocations,
+            revocation_dirs: options.revocation_dirs.clone(),
             ledger: Mutex::new(ledger),
             key: Key::default_public(),
         })
     }
 
     /// The consent gate for a voice pack file and its record: verifies for
-    /// `purpose` and `language` (BCP-47, also the language spoken).
+    /// `purpose` and `language` (BCP-47, also the language spoken), against
+    /// the revocations on disk now.
     pub fn load_voice(&self, pack: &Path, record: &Path, purpose: Purpose, language: &str) -> Result<Voice, EngineError> {
         check_language(language)?;
         let request = VerifyRequest::new(purpose, language);
-        let consent = avow_consent::verify_files(record, pack, &request, &self.trust, &self.revocations)?;
+        let revocations = RevocationStore::resolve(&self.revocation_dirs)?;
+        let consent = avow_consent::verify_files(record, pack, &request, &self.trust, &revocations)?;
         let voice = Voice::from_consent(consent)?;
         // A speaker adapter that does not fit this model is refused now, not
         // at the first sentence.
@@ -280,7 +294,8 @@ impl Engine {
         let pack_path = self.files.voices.get(name).ok_or_else(|| EngineError::UnknownVoice { name: name.to_string() })?;
         let pack = avow_consent::read_limited(pack_path, avow_voice::MAX_PACK_BYTES)?;
         let request = VerifyRequest::new(purpose, language);
-        let consent = avow_consent::verify(record.as_bytes(), pack, &request, &self.trust, &self.revocations)?;
+        let revocations = RevocationStore::resolve(&self.revocation_dirs)?;
+        let consent = avow_consent::verify(record.as_bytes(), pack, &request, &self.trust, &revocations)?;
         Ok(Voice::from_consent(consent)?)
     }
 

@@ -41,7 +41,8 @@ pub struct Args {
     /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// Extra directory of trusted issuer keys (repeatable).
+    /// Directory of trusted issuer keys (repeatable). Replaces the default trust
+    /// roots ($AVOW_TRUST_DIR, ~/.config/avow/trust and the built-in stock-voice key).
     #[arg(long)]
     trust: Vec<PathBuf>,
     /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).

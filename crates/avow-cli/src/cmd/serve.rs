@@ -59,10 +59,13 @@ pub struct Args {
     /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// Extra directory of trusted issuer keys (repeatable).
+    /// Directory of trusted issuer keys (repeatable). Replaces the default trust
+    /// roots ($AVOW_TRUST_DIR, ~/.config/avow/trust and the built-in stock-voice key):
+    /// copy consent/trust/avow-stock.pub into it to keep the stock voices.
     #[arg(long)]
     trust: Vec<PathBuf>,
-    /// Extra directory of revocation statements (repeatable).
+    /// Directory of revocation statements (repeatable; replaces $AVOW_REVOCATION_DIR
+    /// and ~/.config/avow/revoked). Read again for every request.
     #[arg(long)]
     revocations: Vec<PathBuf>,
     /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).

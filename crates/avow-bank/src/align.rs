@@ -132,6 +132,10 @@ fn level_matched(audio: &[f32], reference: &[f32]) -> Vec<f32> {
 fn f0_on_frame_grid(audio: &[f32], frames: usize) -> Vec<f32> {
     let mut tracker = PitchTracker::new(SAMPLE_RATE);
     tracker.hop_secs = 0.0125;
+    // A looser aperiodicity threshold than for pitch statistics: here a
+    // voiced frame read as unvoiced removes the harmonic source the decoder
+    // is trained with, which costs more than a slightly noisy F0 value.
+    tracker.threshold = 0.35;
     // YIN's frame k is centred one analysis window (2 periods of 50 Hz) after
     // its start; pad so that centre lands on the model frame's centre.
     let window_centre = (2.0 * SAMPLE_RATE as f32 / tracker.min_hz).ceil() as usize;

@@ -86,7 +86,13 @@ impl ReconstructionLoss {
         let mut total = Tensor::zeros((), DType::F32, p.device())?;
         for (i, r) in self.resolutions.iter().enumerate() {
             let (mp, mt) = (r.magnitude(&p)?, r.magnitude(&t)?);
-            let convergence = ((&mt - &mp)?.sqr()?.sum_all()?.sqrt()? / mt.sqr()?.sum_all()?.sqrt()?)?;
+            // Spectral convergence, normalized by the larger of the two
+            // norms rather than the target's alone: a crop that falls on a
+            // pause has a near-zero target norm, and the usual form then
+            // explodes (a 20× loss spike was measured on such a crop).
+            let norm_t = mt.sqr()?.sum_all()?.sqrt()?;
+            let norm_p = mp.sqr()?.sum_all()?.sqrt()?;
+            let convergence = ((&mt - &mp)?.sqr()?.sum_all()?.sqrt()? / norm_t.maximum(&norm_p)?)?;
             let log_mag = (mt.log()? - mp.log()?)?.abs()?.mean_all()?;
             total = (total + convergence + log_mag)?;
             if i == self.mel_resolution {
@@ -145,6 +151,15 @@ mod tests {
         }
         let found: f32 = gain.as_tensor().to_scalar().unwrap();
         assert!((found - 4.0).abs() < 0.4, "gain {found}, expected 4");
+    }
+
+    #[test]
+    fn a_silent_target_gives_a_bounded_loss() {
+        let loss = ReconstructionLoss::new(&Device::Cpu).unwrap();
+        let speech = Tensor::new(tone(200.0, 8000).as_slice(), &Device::Cpu).unwrap();
+        let silence = Tensor::zeros(8000, DType::F32, &Device::Cpu).unwrap();
+        let v: f32 = loss.forward(&speech, &silence).unwrap().to_scalar().unwrap();
+        assert!(v.is_finite() && v < 30.0, "{v}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! of the model, the watermark and the ledger append, then the whole gated
 //! streaming path (`Engine::stream` up to its first piece) for comparison.
 //!
-//! `cargo run --release -p avow-engine --example first_audio_profile -- [REPEATS] [TEXT...]`
+//! `cargo run --release -p avow-engine --example first_audio_profile -- [--engine-only] [REPEATS] [TEXT...]`
 //!
 //! Prints, per text, the median CPU time (user + system of the whole
 //! process, all threads: what other load on a busy machine inflates least)
@@ -65,12 +65,17 @@ impl Profile {
     fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
         let (c, t) = (cpu_ms(), Instant::now());
         let out = f();
-        let sample = (cpu_ms() - c, t.elapsed().as_secs_f64() * 1e3);
+        self.record(stage, (c, t));
+        out
+    }
+
+    /// Records the CPU and wall time since `since` under `stage`.
+    fn record(&mut self, stage: &str, since: (f64, Instant)) {
+        let sample = (cpu_ms() - since.0, since.1.elapsed().as_secs_f64() * 1e3);
         if !self.samples.contains_key(stage) {
             self.order.push(stage.to_string());
         }
         self.samples.entry(stage.to_string()).or_default().push(sample);
-        out
     }
 
     fn note(&mut self, note: String) {
@@ -159,7 +164,9 @@ impl Blocks {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    // `--engine-only`: time only the engine's path (for before/after runs).
+    let engine_only = args.next_if_eq("--engine-only").is_some();
     let repeats: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(5).max(1);
     let texts: Vec<String> = args.collect();
     let texts: Vec<String> = if texts.is_empty() { DEFAULT_TEXTS.iter().map(|s| s.to_string()).collect() } else { texts };
@@ -186,14 +193,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("threads: {}", std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()));
     for text in &texts {
         let mut p = Profile::default();
-        let mut first_len = 0;
         for _ in 0..repeats {
             // The engine's own path, up to its first piece.
-            p.time("ENGINE: stream() to first piece", || -> Result<(), Box<dyn std::error::Error>> {
-                let mut stream = engine.stream(&voice, text, 1.0)?;
-                first_len = stream.next().ok_or("no audio")??.len();
-                Ok(())
-            })?;
+            let since = (cpu_ms(), Instant::now());
+            let mut stream = engine.stream(&voice, text, 1.0)?;
+            let first_len = stream.next().ok_or("no audio")??.len();
+            p.record("ENGINE: stream() to first piece", since);
+            let mut total_len = first_len;
+            for piece in stream {
+                total_len += piece?.len();
+            }
+            p.record("ENGINE: stream() to the end of the text", since);
+            p.note(format!("stream: first piece {:.2} s of {:.2} s of audio", first_len as f64 / 24_000.0, total_len as f64 / 24_000.0));
+            if engine_only {
+                continue;
+            }
             // Its stages, one by one, for the first sentence.
             let sentences = p.time("front: sentence split", || front.split(text))?;
             let first = sentences.first().ok_or("no sentence")?;
@@ -216,7 +230,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok(())
             })?;
         }
-        println!("\n{text:?} (first piece {:.2} s of audio), median of {repeats}:", first_len as f64 / 24_000.0);
+        println!("\n{text:?}, median of {repeats}:");
         for note in &p.notes {
             println!("{note}");
         }

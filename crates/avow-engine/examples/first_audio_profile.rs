@@ -159,6 +159,19 @@ impl Blocks {
         let audio = p.time("model: decoder + generator", || {
             self.decoder.forward(&asr, &f0, &energy, &style.narrow(1, 0, 128)?)?.squeeze(0)?.to_vec1::<f32>()
         })?;
+        // How the decoder's cost grows with the frames it renders: a window
+        // of the first n frames, as a stream's opening piece renders it.
+        let decoder_style = style.narrow(1, 0, 128)?;
+        for n in [8, 16, 32] {
+            if n < frames {
+                p.time(&format!("decoder + generator, first {n} frames only"), || -> candle_core::Result<()> {
+                    let source = self.decoder.generator.harmonic_source_range(&f0, 0..2 * n)?;
+                    let (f0, energy) = (f0.narrow(1, 0, 2 * n)?, energy.narrow(1, 0, 2 * n)?);
+                    self.decoder.forward_with_source(&asr.narrow(2, 0, n)?, &f0, &energy, &decoder_style, &source)?;
+                    Ok(())
+                })?;
+            }
+        }
         Ok(audio.len())
     }
 }

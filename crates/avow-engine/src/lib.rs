@@ -120,6 +120,14 @@ pub const OPENING_FRAMES: usize = 20;
 /// Fewest frames left after the opening for it to be cut off at all: a
 /// short remainder is rendered with the opening in one piece.
 pub const OPENING_REST_MIN_FRAMES: usize = 12;
+/// Most tokens of a stream's first utterance (about ten words): a longer
+/// first sentence is cut at a clause mark or word boundary before this, so
+/// that the prosody predicted for the whole utterance before the first
+/// piece (PL-BERT and the LSTMs, whose cost grows with its length) stays
+/// small next to the opening's rendering.
+pub const FIRST_UTTERANCE_MAX_TOKENS: usize = 64;
+/// Fewest tokens on either side of that cut.
+const FIRST_UTTERANCE_MIN_TOKENS: usize = 12;
 /// Frames of the model's leading pad (near-silence, typically 0.3 s) that a
 /// stream's first piece keeps before the first phoneme. Kept short so that
 /// the first sound comes early and no time is spent rendering silence.
@@ -494,6 +502,37 @@ fn check_tempo(tempo: f32) -> Result<(), EngineError> {
     }
 }
 
+/// Cuts a long first utterance after its last clause mark within the first
+/// [`FIRST_UTTERANCE_MAX_TOKENS`] tokens, else at the last word boundary
+/// there, never leaving fewer than [`FIRST_UTTERANCE_MIN_TOKENS`] on either
+/// side. Returns the remainder, or `None` when the utterance goes whole.
+fn split_long_first(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance> {
+    let (max, min) = (FIRST_UTTERANCE_MAX_TOKENS, FIRST_UTTERANCE_MIN_TOKENS);
+    if u.ids.len() < max + min {
+        return None;
+    }
+    let space = vocab.id(' ')?;
+    let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
+    let window = &u.ids[..max];
+    let cut = window
+        .iter()
+        .rposition(|t| clause_marks.contains(t))
+        .filter(|&i| i + 1 >= min)
+        .map(|i| i + 1)
+        .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= min))?;
+    let rest: Vec<u32> = u.ids[cut..].iter().copied().skip_while(|&t| t == space).collect();
+    if rest.len() < min {
+        return None;
+    }
+    u.ids.truncate(cut);
+    while u.ids.last() == Some(&space) {
+        u.ids.pop();
+    }
+    let tail = Utterance { ids: rest, ..u.clone() };
+    u.ends_sentence = false;
+    Some(tail)
+}
+
 /// Where a stream's first piece starts and, if the utterance is long
 /// enough, the frame at which it hands over to the rest: the middle of the
 /// first word boundary (a token in `boundaries`) at least
@@ -605,8 +644,11 @@ impl SpeechStream<'_> {
             return Ok(Some((rest.text, cross_fade(&rest.held, &audio[seam.min(audio.len())..]))));
         }
         loop {
-            if let Some(u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
+            if let Some(mut u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
                 if std::mem::take(&mut self.split_first) {
+                    if let Some(tail) = split_long_first(self.engine.front.vocab(), &mut u) {
+                        self.pending.insert(0, tail);
+                    }
                     let audio = self.opening(&u)?;
                     return Ok(Some((u.text.clone(), audio)));
                 }
@@ -724,6 +766,40 @@ mod tests {
         assert_eq!((start, cut), (11, None));
         // A pad shorter than what is kept is kept whole.
         assert_eq!(opening_cut(&[1, 5, 1], &[43], &boundaries), (0, None));
+    }
+
+    #[test]
+    fn a_long_first_sentence_is_cut_at_its_last_clause_in_reach_and_keeps_every_token() {
+        let vocab = KokoroVocab::from_json(r#"{"vocab": {",": 3, ".": 4, " ": 16, "a": 43, "b": 44, "c": 45}}"#).unwrap();
+        let id = |c: char| vocab.id(c).unwrap();
+        let utterance = |phonemes: &str| Utterance {
+            text: "t".into(),
+            phonemes: phonemes.into(),
+            ids: vocab.tokenize(phonemes).ids,
+            unknown: Vec::new(),
+            ends_sentence: true,
+        };
+        let words = |n: usize| vec!["abcab"; n].join(" ");
+        // Clause marks at tokens 17 and 36 (of 64 in reach): cut after the later one.
+        let text = format!("{}, {}, {}.", words(3), words(3), words(12));
+        let mut u = utterance(&text);
+        let all = u.ids.clone();
+        let tail = split_long_first(&vocab, &mut u).expect("long enough to cut");
+        assert_eq!(u.ids.len(), 37);
+        assert_eq!(u.ids.last(), Some(&id(',')));
+        assert!(!u.ends_sentence && tail.ends_sentence, "only the remainder ends the sentence");
+        let joined: Vec<u32> = u.ids.iter().chain(std::iter::once(&id(' '))).chain(&tail.ids).copied().collect();
+        assert_eq!(joined, all, "no token may be lost or invented at the cut");
+        // No clause mark in reach: the last word boundary before the limit.
+        let mut u = utterance(&format!("{}.", words(20)));
+        let tail = split_long_first(&vocab, &mut u).expect("cut");
+        assert!(u.ids.len() <= FIRST_UTTERANCE_MAX_TOKENS && u.ids.len() >= FIRST_UTTERANCE_MIN_TOKENS);
+        assert_ne!(u.ids.last(), Some(&id(' ')));
+        assert_ne!(tail.ids.first(), Some(&id(' ')));
+        // Typical sentences go whole.
+        let mut u = utterance(&format!("{}.", words(10)));
+        assert!(split_long_first(&vocab, &mut u).is_none());
+        assert_eq!(u.ids.len(), 60);
     }
 
     #[test]

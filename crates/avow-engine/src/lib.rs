@@ -112,10 +112,31 @@ pub struct EngineOptions {
     pub progress: bool,
 }
 
-/// Most tokens in the opening piece of a stream (about three or four words).
-pub const OPENING_MAX_TOKENS: usize = 24;
-/// Fewest tokens on either side of the opening split.
-pub const OPENING_MIN_TOKENS: usize = 6;
+/// Frames (600 samples, 25 ms each) of the first utterance that a stream's
+/// first piece holds at least, counted from where the piece starts: about
+/// the first word or two. The piece ends in the middle of the next word
+/// boundary (a space or clause mark), where the rest is joined on.
+pub const OPENING_FRAMES: usize = 20;
+/// Fewest frames left after the opening for it to be cut off at all: a
+/// short remainder is rendered with the opening in one piece.
+pub const OPENING_REST_MIN_FRAMES: usize = 12;
+/// Most tokens of a stream's first utterance (about ten words): a longer
+/// first sentence is cut at a clause mark or word boundary before this, so
+/// that the prosody predicted for the whole utterance before the first
+/// piece (PL-BERT and the LSTMs, whose cost grows with its length) stays
+/// small next to the opening's rendering.
+pub const FIRST_UTTERANCE_MAX_TOKENS: usize = 64;
+/// Fewest tokens on either side of that cut.
+const FIRST_UTTERANCE_MIN_TOKENS: usize = 12;
+/// Frames of the model's leading pad (near-silence, typically 0.3 s) that a
+/// stream's first piece keeps before the first phoneme. Kept short so that
+/// the first sound comes early and no time is spent rendering silence.
+pub const LEAD_KEEP_FRAMES: usize = 2;
+/// Frames rendered past the cut on each side of the opening split, so that
+/// convolution edges fall outside the audio that is kept.
+const SEAM_CONTEXT_FRAMES: usize = 4;
+/// Samples over which the opening piece and the rest cross-fade (25 ms).
+const SEAM_FADE_SAMPLES: usize = SAMPLES_PER_FRAME;
 
 /// Audio samples one period of the watermark pattern spans at
 /// [`SAMPLE_RATE`] (a block of 140 units × 2 STFT frames × 256-sample hop,
@@ -382,10 +403,13 @@ impl Engine {
 
     /// Speaks `text` sentence by sentence: each item is the next piece of
     /// marked audio, available as soon as its sentence is synthesized. The
-    /// first sentence's opening words (up to a clause mark or about four
-    /// words) come as a piece of their own, so that a player can start after
-    /// a fraction of the first sentence's synthesis time; see
-    /// [`SpeechStream::whole_sentences`] to turn that off. Each
+    /// first sentence starts just before its first phoneme (the model's
+    /// leading silence is cut to [`LEAD_KEEP_FRAMES`]) and its opening words
+    /// (at least [`OPENING_FRAMES`], up to the middle of the next word
+    /// boundary) come as a piece of their own, rendered from the whole
+    /// sentence's predicted prosody and cross-faded into the rest, so that a
+    /// player can start after a fraction of the first sentence's synthesis
+    /// time; see [`SpeechStream::whole_sentences`] to turn that off. Each
     /// piece gets its own ledger entry. Concatenated, the pieces carry the same
     /// watermark as [`Engine::speak`] would have applied to the whole.
     pub fn stream<'a>(&'a self, voice: &'a Voice, text: &str, speed: f32) -> Result<SpeechStream<'a>, EngineError> {
@@ -402,6 +426,7 @@ impl Engine {
             marker: Some(Watermarker::new(&self.key, voice.consent().watermark_payload()).into_stream()),
             spoke: false,
             split_first: true,
+            rest: None,
         })
     }
 
@@ -477,29 +502,26 @@ fn check_tempo(tempo: f32) -> Result<(), EngineError> {
     }
 }
 
-/// Splits a stream's first utterance after its opening words, so that the
-/// first audio is ready after a fraction of the sentence's synthesis time
-/// (synthesis cost grows with length; a listener waits only for the
-/// opening). Cuts after a clause mark within the first
-/// [`OPENING_MAX_TOKENS`] tokens if there is one, else at the last word
-/// boundary before that, never leaving fewer than [`OPENING_MIN_TOKENS`]
-/// on either side. Returns the remainder, or `None` when the utterance
-/// is short enough to go whole.
-fn split_off_opening(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance> {
-    let space = vocab.id(' ')?;
-    let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
-    if u.ids.len() < OPENING_MAX_TOKENS + OPENING_MIN_TOKENS {
+/// Cuts a long first utterance after its last clause mark within the first
+/// [`FIRST_UTTERANCE_MAX_TOKENS`] tokens, else at the last word boundary
+/// there, never leaving fewer than [`FIRST_UTTERANCE_MIN_TOKENS`] on either
+/// side. Returns the remainder, or `None` when the utterance goes whole.
+fn split_long_first(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance> {
+    let (max, min) = (FIRST_UTTERANCE_MAX_TOKENS, FIRST_UTTERANCE_MIN_TOKENS);
+    if u.ids.len() < max + min {
         return None;
     }
-    let window = &u.ids[..OPENING_MAX_TOKENS];
+    let space = vocab.id(' ')?;
+    let clause_marks: Vec<u32> = [',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
+    let window = &u.ids[..max];
     let cut = window
         .iter()
-        .position(|t| clause_marks.contains(t))
-        .filter(|&i| i + 1 >= OPENING_MIN_TOKENS)
+        .rposition(|t| clause_marks.contains(t))
+        .filter(|&i| i + 1 >= min)
         .map(|i| i + 1)
-        .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= OPENING_MIN_TOKENS))?;
+        .or_else(|| window.iter().rposition(|&t| t == space).filter(|&i| i >= min))?;
     let rest: Vec<u32> = u.ids[cut..].iter().copied().skip_while(|&t| t == space).collect();
-    if rest.len() < OPENING_MIN_TOKENS {
+    if rest.len() < min {
         return None;
     }
     u.ids.truncate(cut);
@@ -509,6 +531,46 @@ fn split_off_opening(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance
     let tail = Utterance { ids: rest, ..u.clone() };
     u.ends_sentence = false;
     Some(tail)
+}
+
+/// Where a stream's first piece starts and, if the utterance is long
+/// enough, the frame at which it hands over to the rest: the middle of the
+/// first word boundary (a token in `boundaries`) at least
+/// [`OPENING_FRAMES`] after the start, leaving at least
+/// [`OPENING_REST_MIN_FRAMES`]. `durations` are per token with the pads,
+/// `ids` without.
+fn opening_cut(durations: &[u32], ids: &[u32], boundaries: &[u32]) -> (usize, Option<usize>) {
+    let total: usize = durations.iter().map(|&d| d as usize).sum();
+    let lead = durations.first().map_or(0, |&d| d as usize);
+    let start = lead.saturating_sub(LEAD_KEEP_FRAMES);
+    let mut at = lead;
+    for (&id, &d) in ids.iter().zip(durations.iter().skip(1)) {
+        let d = d as usize;
+        if boundaries.contains(&id) {
+            let middle = at + d / 2;
+            if middle >= start + OPENING_FRAMES {
+                let cut = (total >= middle + OPENING_REST_MIN_FRAMES).then_some(middle);
+                return (start, cut);
+            }
+        }
+        at += d;
+    }
+    (start, None)
+}
+
+/// Joins `head` (ending in the samples held back at the seam) and `rest`
+/// (starting with its own rendering of those samples) with a linear
+/// cross-fade. Both are renderings of the same frames, in phase.
+fn cross_fade(held: &[f32], rest: &[f32]) -> Vec<f32> {
+    let n = held.len().min(rest.len());
+    let mut out: Vec<f32> = (0..n)
+        .map(|i| {
+            let w = (i as f32 + 0.5) / n as f32;
+            held[i] * (1.0 - w) + rest[i] * w
+        })
+        .collect();
+    out.extend_from_slice(&rest[n..]);
+    out
 }
 
 fn check_speed(speed: f32) -> Result<(), EngineError> {
@@ -549,24 +611,46 @@ pub struct SpeechStream<'a> {
     spoke: bool,
     /// The first utterance is still to come and gets split after its opening words.
     split_first: bool,
+    /// The first utterance's frames after its opening piece, still to render.
+    rest: Option<Rest>,
+}
+
+/// The part of a stream's first utterance after its opening piece.
+struct Rest {
+    text: String,
+    prepared: avow_kokoro::Prepared,
+    /// First frame of the rest (the middle of a word boundary).
+    cut: usize,
+    /// The opening piece's rendering of the samples around `cut`, to cross-fade.
+    held: Vec<f32>,
 }
 
 impl SpeechStream<'_> {
-    /// Speaks the first sentence whole instead of splitting off its opening
-    /// words for a faster first piece: for files, where nobody listens to the
-    /// first piece before the rest arrives and an unbroken sentence sounds better.
+    /// Speaks the first sentence whole, with its leading pause, instead of
+    /// splitting off its opening words for a faster first piece: for files,
+    /// where nobody listens to the first piece before the rest arrives, and
+    /// the output is then exactly [`Engine::speak`]'s, sentence by sentence.
     pub fn whole_sentences(mut self) -> Self {
         self.split_first = false;
         self
     }
 
     fn next_piece(&mut self) -> Result<Option<(String, Vec<f32>)>, EngineError> {
+        if let Some(rest) = self.rest.take() {
+            let model = self.engine.model_for(self.voice)?;
+            let from = rest.cut - SEAM_CONTEXT_FRAMES;
+            let audio = model.render_frames(&rest.prepared, from..rest.prepared.frames())?;
+            let seam = SEAM_CONTEXT_FRAMES * SAMPLES_PER_FRAME - rest.held.len() / 2;
+            return Ok(Some((rest.text, cross_fade(&rest.held, &audio[seam.min(audio.len())..]))));
+        }
         loop {
             if let Some(mut u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
                 if std::mem::take(&mut self.split_first) {
-                    if let Some(tail) = split_off_opening(self.engine.front.vocab(), &mut u) {
+                    if let Some(tail) = split_long_first(self.engine.front.vocab(), &mut u) {
                         self.pending.insert(0, tail);
                     }
+                    let audio = self.opening(&u)?;
+                    return Ok(Some((u.text.clone(), audio)));
                 }
                 let audio = self.engine.synthesize(self.voice, &u, self.speed)?;
                 return Ok(Some((u.text.clone(), audio)));
@@ -581,7 +665,34 @@ impl SpeechStream<'_> {
 
 impl SpeechStream<'_> {
     fn is_last(&self) -> bool {
-        self.pending.is_empty() && self.sentences.len() == 0
+        self.rest.is_none() && self.pending.is_empty() && self.sentences.len() == 0
+    }
+
+    /// The stream's first piece: the first utterance from just before its
+    /// first phoneme, up to the middle of a word boundary after its opening
+    /// words if it is long enough to split (the rest is then kept in
+    /// [`Self::rest`]). The prosody of the whole utterance is predicted
+    /// first, so the pieces join into one sentence rather than two phrases;
+    /// only the decoder, most of the cost, runs per piece.
+    fn opening(&mut self, u: &Utterance) -> Result<Vec<f32>, EngineError> {
+        check_known(u)?;
+        let model = self.engine.model_for(self.voice)?;
+        let style = self.voice.style_row(u.ids.len().saturating_sub(1));
+        let prepared = model.prepare(&u.ids, style, self.speed)?;
+        let vocab = self.engine.front.vocab();
+        let boundaries: Vec<u32> = [' ', ',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
+        let (start, cut) = opening_cut(prepared.durations(), &u.ids, &boundaries);
+        let Some(cut) = cut else {
+            return Ok(model.render_frames(&prepared, start..prepared.frames())?);
+        };
+        let mut head = model.render_frames(&prepared, start..cut + SEAM_CONTEXT_FRAMES)?;
+        let seam = (cut - start) * SAMPLES_PER_FRAME;
+        let half = SEAM_FADE_SAMPLES / 2;
+        let held = head[seam - half..seam + half].to_vec();
+        head.truncate(seam - half);
+        drop(model);
+        self.rest = Some(Rest { text: u.text.clone(), prepared, cut, held });
+        Ok(head)
     }
 
     fn next_marked(&mut self) -> Result<Option<Vec<f32>>, EngineError> {
@@ -630,38 +741,73 @@ impl Iterator for SpeechStream<'_> {
 mod tests {
     use super::*;
 
-    fn utterance(vocab: &KokoroVocab, phonemes: &str) -> Utterance {
-        Utterance {
+    #[test]
+    fn a_stream_opens_at_a_word_boundary_after_its_opening_frames() {
+        const SPACE: u32 = 16;
+        const COMMA: u32 = 3;
+        let boundaries = [SPACE, COMMA];
+        // Lead pad 13 frames, then words of 3-frame tokens separated by spaces of 2.
+        let ids = [43, 44, 45, 46, SPACE, 43, 44, 45, 46, SPACE, 43, 44, SPACE, 43, 44, 45, 46, 47, 48, 4];
+        let mut durations = vec![13u32];
+        durations.extend(ids.iter().map(|&t| if t == SPACE { 2 } else { 3 }));
+        durations.push(1);
+        let (start, cut) = opening_cut(&durations, &ids, &boundaries);
+        assert_eq!(start, 13 - LEAD_KEEP_FRAMES, "the leading pad is cut to a few frames");
+        // Spaces start at frames 25, 39 and 47; the first whose middle is
+        // OPENING_FRAMES past the start (11 + 20 = 31) is the second.
+        assert_eq!(cut, Some(40));
+        // Too little left after the only qualifying boundary: one piece.
+        let mut short = durations[..13].to_vec();
+        short.push(1);
+        let (_, cut) = opening_cut(&short, &ids[..12], &boundaries);
+        assert_eq!(cut, None);
+        // A single word has no boundary: one piece, still without the long lead.
+        let (start, cut) = opening_cut(&[13, 4, 4, 4, 4, 18, 12, 1], &[57, 135, 47, 83, 56, 4], &boundaries);
+        assert_eq!((start, cut), (11, None));
+        // A pad shorter than what is kept is kept whole.
+        assert_eq!(opening_cut(&[1, 5, 1], &[43], &boundaries), (0, None));
+    }
+
+    #[test]
+    fn a_long_first_sentence_is_cut_at_its_last_clause_in_reach_and_keeps_every_token() {
+        let vocab = KokoroVocab::from_json(r#"{"vocab": {",": 3, ".": 4, " ": 16, "a": 43, "b": 44, "c": 45}}"#).unwrap();
+        let id = |c: char| vocab.id(c).unwrap();
+        let utterance = |phonemes: &str| Utterance {
             text: "t".into(),
             phonemes: phonemes.into(),
             ids: vocab.tokenize(phonemes).ids,
             unknown: Vec::new(),
             ends_sentence: true,
-        }
-    }
-
-    #[test]
-    fn a_stream_opens_with_a_clause_or_a_few_words_and_keeps_every_token() {
-        let vocab = KokoroVocab::from_json(r#"{"vocab": {",": 3, ".": 4, " ": 16, "a": 43, "b": 44, "c": 45}}"#).unwrap();
-        let id = |c: char| vocab.id(c).unwrap();
-        // A clause mark inside the window: cut right after it.
-        let mut u = utterance(&vocab, "aaaa bbbb, cccc aaaa bbbb cccc aaaa bbbb cccc.");
-        let all: Vec<u32> = u.ids.clone();
-        let tail = split_off_opening(&vocab, &mut u).expect("long enough to split");
+        };
+        let words = |n: usize| vec!["abcab"; n].join(" ");
+        // Clause marks at tokens 17 and 36 (of 64 in reach): cut after the later one.
+        let text = format!("{}, {}, {}.", words(3), words(3), words(12));
+        let mut u = utterance(&text);
+        let all = u.ids.clone();
+        let tail = split_long_first(&vocab, &mut u).expect("long enough to cut");
+        assert_eq!(u.ids.len(), 37);
         assert_eq!(u.ids.last(), Some(&id(',')));
         assert!(!u.ends_sentence && tail.ends_sentence, "only the remainder ends the sentence");
         let joined: Vec<u32> = u.ids.iter().chain(std::iter::once(&id(' '))).chain(&tail.ids).copied().collect();
         assert_eq!(joined, all, "no token may be lost or invented at the cut");
-        // No clause mark: cut at the last word boundary in the window.
-        let mut u = utterance(&vocab, "aaaa bbbb cccc aaaa bbbb cccc aaaa bbbb cccc aaaa.");
-        let tail = split_off_opening(&vocab, &mut u).expect("split");
-        assert!(u.ids.len() <= OPENING_MAX_TOKENS && u.ids.len() >= OPENING_MIN_TOKENS);
+        // No clause mark in reach: the last word boundary before the limit.
+        let mut u = utterance(&format!("{}.", words(20)));
+        let tail = split_long_first(&vocab, &mut u).expect("cut");
+        assert!(u.ids.len() <= FIRST_UTTERANCE_MAX_TOKENS && u.ids.len() >= FIRST_UTTERANCE_MIN_TOKENS);
         assert_ne!(u.ids.last(), Some(&id(' ')));
         assert_ne!(tail.ids.first(), Some(&id(' ')));
-        // Short utterances go whole.
-        let mut u = utterance(&vocab, "aaaa bbbb cccc.");
-        assert!(split_off_opening(&vocab, &mut u).is_none());
-        assert_eq!(u.ids.len(), 15);
+        // Typical sentences go whole.
+        let mut u = utterance(&format!("{}.", words(10)));
+        assert!(split_long_first(&vocab, &mut u).is_none());
+        assert_eq!(u.ids.len(), 60);
+    }
+
+    #[test]
+    fn the_seam_fades_from_the_opening_into_the_rest() {
+        let joined = cross_fade(&[1.0; 4], &[0.0, 0.0, 0.0, 0.0, 0.5, 0.5]);
+        assert_eq!(joined.len(), 6, "held samples are replaced, not added");
+        assert!(joined[..4].windows(2).all(|w| w[0] > w[1]), "weights move from the opening to the rest");
+        assert_eq!(&joined[4..], &[0.5, 0.5]);
     }
 
     #[test]

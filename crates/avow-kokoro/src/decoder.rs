@@ -49,6 +49,13 @@ impl Decoder {
 
     /// `asr` `[1, 512, F]`, `f0`/`energy` `[1, 2F]`, `style` `[1, 128]` → audio `[1, 600·F]`.
     pub fn forward(&self, asr: &Tensor, f0: &Tensor, energy: &Tensor, style: &Tensor) -> Result<Tensor> {
+        self.forward_with_source(asr, f0, energy, style, &self.generator.harmonic_source(f0)?)
+    }
+
+    /// Like [`Self::forward`], given the generator's harmonic source
+    /// `[1, 600·F]` (for windows of a longer utterance, whose source phase
+    /// runs on from the frames before the window).
+    pub fn forward_with_source(&self, asr: &Tensor, f0: &Tensor, energy: &Tensor, style: &Tensor, source: &Tensor) -> Result<Tensor> {
         let f0_down = self.f0_conv.forward(&f0.unsqueeze(1)?)?;
         let n_down = self.n_conv.forward(&energy.unsqueeze(1)?)?;
         let mut x = self.encode.forward(&Tensor::cat(&[asr, &f0_down, &n_down], 1)?, style)?;
@@ -58,6 +65,6 @@ impl Decoder {
             x = Tensor::cat(&[&x, &asr_res, &f0_down, &n_down], 1)?;
             x = block.forward(&x, style)?;
         }
-        self.generator.forward(&x, style, f0)
+        self.generator.forward_with_source(&x, style, source)
     }
 }

@@ -191,7 +191,14 @@ impl Generator {
 
     /// `x` `[1, 512, 2F]`, `style` `[1, 128]`, `f0` `[1, 2F]` → audio `[1, 600·F]`.
     pub fn forward(&self, x: &Tensor, style: &Tensor, f0: &Tensor) -> Result<Tensor> {
-        let (magnitude, phase) = self.spectrogram(x, style, f0)?;
+        self.forward_with_source(x, style, &self.harmonic_source(f0)?)
+    }
+
+    /// Like [`Self::forward`], given the harmonic source `[1, 600·F]` (see
+    /// [`Self::harmonic_source_range`], for rendering a window of frames).
+    pub fn forward_with_source(&self, x: &Tensor, style: &Tensor, source: &Tensor) -> Result<Tensor> {
+        let har = self.stft.magnitude_phase(source)?;
+        let (magnitude, phase) = self.spectrogram_from_source(x, style, &har)?;
         // Match the reference graph's gain (see `Stft::overlap_add`).
         self.stft.overlap_add(&magnitude, &phase)
     }
@@ -231,10 +238,23 @@ impl Generator {
     /// layer and tanh. This export carries no random phase or noise term, so
     /// neither does the port (the output is deterministic).
     pub fn harmonic_source(&self, f0: &Tensor) -> Result<Tensor> {
+        let frames = f0.dim(1)?;
+        self.harmonic_source_range(f0, 0..frames)
+    }
+
+    /// The samples of [`Self::harmonic_source`] for F0 frames `range` only,
+    /// `[1, 300·range.len()]`, identical to the same slice of the whole
+    /// source: the harmonics' phase is integrated from the first frame of
+    /// `f0`, so windows rendered separately stay in phase with each other.
+    pub fn harmonic_source_range(&self, f0: &Tensor, range: std::ops::Range<usize>) -> Result<Tensor> {
         let device = f0.device();
         let f0: Vec<f32> = f0.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
         let frames = f0.len();
-        let samples = frames * SAMPLES_PER_F0_FRAME;
+        if range.start >= range.end || range.end > frames {
+            candle_core::bail!("F0 frames {range:?} outside 0..{frames}");
+        }
+        let first = range.start * SAMPLES_PER_F0_FRAME;
+        let samples = range.len() * SAMPLES_PER_F0_FRAME;
         let scale = SAMPLES_PER_F0_FRAME as f32;
         let mut sines = vec![0f32; samples * HARMONICS];
         for h in 0..HARMONICS {
@@ -247,7 +267,7 @@ impl Generator {
                 acc += rad - rad.floor();
                 phase.push(acc * 2.0 * std::f32::consts::PI * scale);
             }
-            for j in 0..samples {
+            for (k, j) in (first..first + samples).enumerate() {
                 // Linear interpolation with half-pixel centres, clamped at the ends.
                 let src = ((j as f32 + 0.5) / scale - 0.5).max(0.0);
                 let i0 = (src.floor() as usize).min(frames - 1);
@@ -255,7 +275,7 @@ impl Generator {
                 let w = src - i0 as f32;
                 let p = phase[i0] * (1.0 - w) + phase[i1] * w;
                 let voiced = if f0[j / SAMPLES_PER_F0_FRAME] > VOICED_THRESHOLD { 1.0 } else { 0.0 };
-                sines[j * HARMONICS + h] = p.sin() * SINE_AMP * voiced;
+                sines[k * HARMONICS + h] = p.sin() * SINE_AMP * voiced;
             }
         }
         let sines = Tensor::from_vec(sines, (samples, HARMONICS), device)?;

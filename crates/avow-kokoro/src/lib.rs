@@ -27,4 +27,4 @@ pub mod text_encoder;
 
 pub use adapter::StyleAdapter;
 pub use convert_pth::{pth_to_safetensors, read_voice_pt, Layout, PthError, PthReport};
-pub use model::{KModel, ModelError, Prosody, Rendered, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};
+pub use model::{KModel, ModelError, Prepared, Prosody, Rendered, Synthesis, MAX_TOKENS, SAMPLE_RATE, STYLE_DIM};

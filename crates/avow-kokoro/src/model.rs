@@ -106,15 +106,7 @@ impl KModel {
     /// [`MAX_TOKENS`]) with a `style` vector of [`STYLE_DIM`] values. `speed`
     /// divides the predicted durations.
     pub fn synthesize(&self, tokens: &[u32], style: &[f32], speed: f32) -> Result<Synthesis, ModelError> {
-        if tokens.is_empty() || tokens.len() > MAX_TOKENS {
-            return Err(ModelError::Input(format!("{} tokens; the model takes 1 to {MAX_TOKENS}", tokens.len())));
-        }
-        if style.len() != STYLE_DIM || style.iter().any(|v| !v.is_finite()) {
-            return Err(ModelError::Input(format!("style must be {STYLE_DIM} finite values")));
-        }
-        if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
-            return Err(ModelError::Input(format!("speed {speed} is outside 0.25..=4")));
-        }
+        check_inputs(tokens, style, speed)?;
         let mut ids = Vec::with_capacity(tokens.len() + 2);
         ids.push(0);
         ids.extend_from_slice(tokens);
@@ -241,6 +233,90 @@ impl KModel {
     pub(crate) fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
     }
+}
+
+/// An utterance taken through everything but the decoder: durations and
+/// the frame-level text features, F0 and energy of every frame. Rendering a
+/// window of its frames ([`KModel::render_frames`]) costs in proportion to
+/// the window, so the start of a long utterance can be heard before the rest
+/// is rendered.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Aligned text-encoder features `[1, 512, F]`.
+    asr: Tensor,
+    /// F0 in Hz and energy, `[1, 2F]` each.
+    f0: Tensor,
+    energy: Tensor,
+    /// The decoder half of the style vector `[1, 128]`.
+    decoder_style: Tensor,
+    durations: Vec<u32>,
+}
+
+impl Prepared {
+    /// Frames in the utterance (600 samples each), pads included.
+    pub fn frames(&self) -> usize {
+        self.durations.iter().map(|&d| d as usize).sum()
+    }
+
+    /// Frames assigned to each token, pads included.
+    pub fn durations(&self) -> &[u32] {
+        &self.durations
+    }
+}
+
+impl KModel {
+    /// Runs [`Self::synthesize`] up to the decoder (same inputs and checks).
+    pub fn prepare(&self, tokens: &[u32], style: &[f32], speed: f32) -> Result<Prepared, ModelError> {
+        check_inputs(tokens, style, speed)?;
+        let mut ids = Vec::with_capacity(tokens.len() + 2);
+        ids.push(0);
+        ids.extend_from_slice(tokens);
+        ids.push(0);
+        let ids = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let style = Tensor::new(style, &self.device)?.unsqueeze(0)?;
+        let d = self.duration_features(&ids, &style)?;
+        let raw: Vec<f32> = self.predictor.durations(&d)?.to_vec1()?;
+        let durations = round_durations(&raw, speed);
+        let alignment = self.alignment(&ids, &durations)?;
+        let (f0, energy) = self.prosody(&d, &style, &alignment)?;
+        let asr = self.text_encoder.forward(&ids)?.matmul(&alignment)?;
+        Ok(Prepared { asr, f0, energy, decoder_style: style.narrow(1, 0, 128)?, durations })
+    }
+
+    /// Audio (600 samples per frame) of `frames` of a prepared utterance.
+    /// The whole range gives exactly [`Self::synthesize`]'s audio. A window
+    /// is rendered as if the utterance consisted of it alone, except that
+    /// the harmonic source's phase runs on from the frames before it; near
+    /// the window's edges the audio therefore differs from the whole
+    /// rendering (convolution padding, per-window instance-norm
+    /// statistics): callers render a few frames of context past a cut and
+    /// cross-fade there.
+    pub fn render_frames(&self, prepared: &Prepared, frames: std::ops::Range<usize>) -> Result<Vec<f32>, ModelError> {
+        let total = prepared.frames();
+        if frames.start >= frames.end || frames.end > total {
+            return Err(ModelError::Input(format!("frames {frames:?} outside the utterance's 0..{total}")));
+        }
+        let (start, len) = (frames.start, frames.len());
+        let asr = prepared.asr.narrow(2, start, len)?;
+        let f0 = prepared.f0.narrow(1, 2 * start, 2 * len)?;
+        let energy = prepared.energy.narrow(1, 2 * start, 2 * len)?;
+        let source = self.decoder.generator.harmonic_source_range(&prepared.f0, 2 * start..2 * frames.end)?;
+        let audio = self.decoder.forward_with_source(&asr, &f0, &energy, &prepared.decoder_style, &source)?;
+        Ok(audio.squeeze(0)?.to_vec1()?)
+    }
+}
+
+fn check_inputs(tokens: &[u32], style: &[f32], speed: f32) -> Result<(), ModelError> {
+    if tokens.is_empty() || tokens.len() > MAX_TOKENS {
+        return Err(ModelError::Input(format!("{} tokens; the model takes 1 to {MAX_TOKENS}", tokens.len())));
+    }
+    if style.len() != STYLE_DIM || style.iter().any(|v| !v.is_finite()) {
+        return Err(ModelError::Input(format!("style must be {STYLE_DIM} finite values")));
+    }
+    if !(speed.is_finite() && (0.25..=4.0).contains(&speed)) {
+        return Err(ModelError::Input(format!("speed {speed} is outside 0.25..=4")));
+    }
+    Ok(())
 }
 
 fn prosody_style(style: &Tensor) -> candle_core::Result<Tensor> {

@@ -14,20 +14,14 @@ mod gate_matrix;
 #[path = "support/ledger_audio.rs"]
 mod ledger_audio;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
-fn cache_dir() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {} (run `avow models fetch`)", dir.display());
-    None
-}
+#[path = "support/model_cache.rs"]
+mod model_cache;
+use model_cache::cache_dir;
 
 /// `avow` with the matrix's trust and revocation directories and its own ledger.
 fn avow(m: &GateMatrix, cache: &Path, args: &[&str]) -> Output {

@@ -27,15 +27,9 @@ use std::time::{Duration, Instant};
 
 use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
-fn cache_dir() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {} (run `avow models fetch`)", dir.display());
-    None
-}
+#[path = "support/model_cache.rs"]
+mod model_cache;
+use model_cache::cache_dir;
 
 /// A running `avow serve` on a free loopback port.
 struct Served {

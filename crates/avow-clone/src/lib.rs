@@ -14,7 +14,7 @@ pub mod resample;
 pub mod search;
 pub mod sentences;
 
-pub use pitch::{semitones, PitchStats, PitchTracker};
+pub use pitch::{masked_mean_log2, semitones, PitchStats, PitchTracker};
 pub use resample::Downsample24To16;
 pub use search::{apply_offset, search, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport};
 

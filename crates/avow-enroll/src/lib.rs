@@ -190,7 +190,8 @@ impl Cloner {
         let row = ids.len().saturating_sub(1).min(avow_voice::STYLE_ROWS - 1);
         let audio = self.model.synthesize(ids, &table[row * avow_voice::STYLE_DIM..(row + 1) * avow_voice::STYLE_DIM], 1.0)?.audio;
         let audio_16k = avow_audio::resample(&audio, avow_kokoro::SAMPLE_RATE, 16_000).map_err(|e| EnrollError::Text(e.to_string()))?;
-        Ok(self.encoder.embed(&avow_speaker::frontend::normalize_volume(&audio_16k))?)
+        // Embedded as the enrollment recordings were (resemblyzer's preprocessing).
+        Ok(self.encoder.embed(&avow_speaker::frontend::preprocess(&audio_16k))?)
     }
 
     /// Clones the speaker of `enrollment` into a voice pack named `name` for
@@ -216,7 +217,7 @@ impl Cloner {
         let base = &self.stock[best].1;
         let target = CloneTarget {
             embedding: enrollment.centroid.as_slice().to_vec(),
-            mean_log2_f0: pitch.map(|p| p.mean_log2),
+            log2_f0_median: pitch.map(|p| p.median_log2()),
         };
         let result = search(&self.model, &Encoder(&self.encoder), base, &self.spread, &self.training, &target, config, on_step)?;
         let pack = VoicePackData {

@@ -2,9 +2,8 @@
 """Word error rate of clone and stock speech of the cloning benchmark's 10
 evaluation sentences, from `avow transcribe --json` output.
 
-  benches/clone/run.sh 16 /tmp/avow-clone-bench          # clone audio
-  for i in 0..9, v in jf_gongitsune jm_kumo:              # stock audio
-      ./avow say "<sentence i>" --voice $v --out /tmp/avow-clone-bench/$v-0$i.wav
+  benches/clone/run.sh 16 /tmp/avow-clone-bench   # writes <speaker>-clone-NN.wav
+                                                  # and <start voice>-NN.wav
   ./avow transcribe --json /tmp/avow-clone-bench/*.wav > asr.json
   python3 benches/clone/wer.py asr.json
 

@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use avow_asr::{check_statement, ConsentStatement, StatementCheck, Transcriber};
-use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
+use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
 use avow_kokoro::KModel;
 use avow_models::ModelCache;
 use avow_phonemize::EspeakPhonemizer;
@@ -128,6 +128,16 @@ pub struct ClonedVoice {
     pub history: Vec<StepReport>,
 }
 
+/// What the search aims at for `enrollment`: the recordings' GE2E centroid
+/// and their median F0 as YIN hears it at 16 kHz (the statistic and tracker
+/// the search measures its own renderings with), with the pitch statistics
+/// (`None` when the recordings have too few voiced frames to set a pitch).
+fn clone_target(enrollment: &Enrollment) -> (CloneTarget, Option<PitchStats>) {
+    let pitch = PitchTracker::new(16_000).stats(enrollment.recordings.iter().map(|r| r.audio_16k.as_slice()));
+    let target = CloneTarget { embedding: enrollment.centroid.as_slice().to_vec(), log2_f0_median: pitch.map(|p| p.median_log2()) };
+    (target, pitch)
+}
+
 struct Encoder<'a>(&'a SpeakerEncoder);
 
 impl SpeakerEmbedder for Encoder<'_> {
@@ -204,8 +214,7 @@ impl Cloner {
         config: &SearchConfig,
         on_step: impl FnMut(&StepReport),
     ) -> Result<ClonedVoice, EnrollError> {
-        let tracker = PitchTracker::new(16_000);
-        let pitch = tracker.stats(enrollment.recordings.iter().map(|r| r.audio_16k.as_slice()));
+        let (target, pitch) = clone_target(enrollment);
         // Start from the stock voice that already sounds closest.
         let mut base_scores = Vec::with_capacity(self.stock.len());
         for (voice, table) in &self.stock {
@@ -215,10 +224,6 @@ impl Cloner {
         }
         let best = (0..base_scores.len()).max_by(|&a, &b| base_scores[a].1.total_cmp(&base_scores[b].1)).unwrap_or(0);
         let base = &self.stock[best].1;
-        let target = CloneTarget {
-            embedding: enrollment.centroid.as_slice().to_vec(),
-            log2_f0_median: pitch.map(|p| p.median_log2()),
-        };
         let result = search(&self.model, &Encoder(&self.encoder), base, &self.spread, &self.training, &target, config, on_step)?;
         let pack = VoicePackData {
             meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },
@@ -234,5 +239,60 @@ impl Cloner {
             speaker_f0_hz: pitch.map(|p| p.median_hz),
             history: result.history,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use avow_speaker::enrollment::Recording;
+
+    /// A harmonic tone at `f0` Hz, `secs` long, at 16 kHz.
+    fn tone(f0: f32, secs: f32) -> Vec<f32> {
+        (0..(secs * 16_000.0) as usize)
+            .map(|i| {
+                let t = i as f32 / 16_000.0;
+                (1..6).map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32).sum::<f32>() * 0.2
+            })
+            .collect()
+    }
+
+    fn recording(audio_16k: Vec<f32>) -> Recording {
+        let mut e = vec![0f32; avow_speaker::EMBEDDING_DIM];
+        e[0] = 1.0;
+        Recording {
+            path: "test.wav".into(),
+            audio_24k: Vec::new(),
+            audio_16k,
+            speech_secs: 1.0,
+            gain_db: 0.0,
+            clipped_fraction: 0.0,
+            embedding: Embedding::from_values(e).expect("unit vector"),
+        }
+    }
+
+    #[test]
+    fn the_pitch_target_is_the_median_of_the_recordings_not_their_mean() {
+        // Mostly 120 Hz, with a shorter excited stretch an octave up: the
+        // mean of log F0 would sit between; the median stays on 120 Hz.
+        let mut audio = tone(120.0, 1.2);
+        audio.extend(tone(240.0, 0.5));
+        let recordings = vec![recording(audio), recording(tone(120.0, 0.6))];
+        let centroid = recordings[0].embedding.clone();
+        let enrollment = Enrollment { recordings, speech_secs: 2.3, centroid, agreement: Vec::new() };
+        let (target, pitch) = clone_target(&enrollment);
+        let median = 2f32.powf(target.log2_f0_median.expect("voiced"));
+        assert!(avow_clone::semitones(median, 120.0) < 0.2, "target {median} Hz");
+        assert!(2f32.powf(pitch.expect("voiced").mean_log2) > 135.0, "the mean is pulled up by the excited stretch");
+        assert_eq!(target.embedding, enrollment.centroid.as_slice());
+    }
+
+    #[test]
+    fn silent_recordings_give_no_pitch_target_instead_of_a_wrong_one() {
+        let recordings = vec![recording(vec![0.0; 32_000])];
+        let centroid = recordings[0].embedding.clone();
+        let enrollment = Enrollment { recordings, speech_secs: 0.0, centroid, agreement: Vec::new() };
+        let (target, pitch) = clone_target(&enrollment);
+        assert!(target.log2_f0_median.is_none() && pitch.is_none());
     }
 }

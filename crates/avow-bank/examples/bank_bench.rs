@@ -21,18 +21,6 @@ use avow_kokoro::KModel;
 use avow_speaker::{Embedding, SpeakerEncoder};
 use candle_core::Tensor;
 
-const EVAL_SENTENCES: &[&str] = &[
-    "The old lighthouse keeper counted ships until dawn.",
-    "Do you remember where we parked the car last night?",
-    "Fresh snow covered the fields behind the farmhouse.",
-    "My sister finally fixed the squeaky garden gate.",
-    "It is much too cold to go swimming today.",
-    "They sold every single painting at the spring fair.",
-    "Which road leads to the station from here?",
-    "The baker rose early to light the big stone oven.",
-    "We watched the storm from the kitchen window.",
-    "Nobody expected the quiet student to win the prize.",
-];
 const SPEAKERS: [&str; 5] = ["1688", "1998", "2033", "2609", "3080"];
 
 struct Encoder<'a>(&'a SpeakerEncoder);
@@ -68,7 +56,7 @@ fn main() {
     let vocab = avow_text::KokoroVocab::from_json(&std::fs::read_to_string(&files.vocab).unwrap()).unwrap();
     let front = avow_text::TextFrontEnd::new(avow_phonemize::EspeakPhonemizer::new().unwrap(), vocab);
     let tokens = |text: &str| -> Vec<u32> { front.prepare(text, avow_text::Language::EnUs).unwrap().into_iter().flat_map(|u| u.ids).collect() };
-    let eval: Vec<Vec<u32>> = EVAL_SENTENCES.iter().map(|s| tokens(s)).collect();
+    let eval: Vec<Vec<u32>> = avow_clone::sentences::EVAL_EN.iter().map(|s| tokens(s)).collect();
     let training: Vec<Vec<u32>> = avow_clone::sentences::TRAINING_EN.iter().map(|s| tokens(s)).collect();
     let mut stock: Vec<(String, Vec<f32>)> = files
         .voices
@@ -122,7 +110,7 @@ fn main() {
             .unwrap();
         let mut table = stock[best].1.clone();
         if clone_steps > 0 {
-            let target = CloneTarget { embedding: target_e.as_slice().to_vec(), mean_log2_f0: Some(pitch.mean_log2) };
+            let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
             let cfg = SearchConfig { steps: clone_steps, ..Default::default() };
             let r = search(&model, &Encoder(&encoder), &table, &spread, &training, &target, &cfg, |_| {}).unwrap();
             table = apply_offset(&table, &r.offset);

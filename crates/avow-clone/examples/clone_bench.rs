@@ -28,18 +28,6 @@ use avow_speaker::enrollment::{self, Limits, Recording};
 use avow_speaker::{Embedding, SpeakerEncoder};
 use candle_core::Tensor;
 
-const EVAL_SENTENCES: &[&str] = &[
-    "The old lighthouse keeper counted ships until dawn.",
-    "Do you remember where we parked the car last night?",
-    "Fresh snow covered the fields behind the farmhouse.",
-    "My sister finally fixed the squeaky garden gate.",
-    "It is much too cold to go swimming today.",
-    "They sold every single painting at the spring fair.",
-    "Which road leads to the station from here?",
-    "The baker rose early to light the big stone oven.",
-    "We watched the storm from the kitchen window.",
-    "Nobody expected the quiet student to win the prize.",
-];
 
 /// Whisper tiny.en's transcripts of the shared clips (equal to our Whisper's).
 const TRANSCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../avow-asr/tests/fixtures/faster_whisper_transcripts.json");
@@ -85,7 +73,7 @@ fn main() {
     };
     let tokens = |text: &str| -> Vec<u32> { chunks(text).concat() };
     let training: Vec<Vec<u32>> = avow_clone::sentences::TRAINING_EN.iter().map(|s| tokens(s)).collect();
-    let eval: Vec<Vec<u32>> = EVAL_SENTENCES.iter().map(|s| tokens(s)).collect();
+    let eval: Vec<Vec<u32>> = avow_clone::sentences::EVAL_EN.iter().map(|s| tokens(s)).collect();
     let mut stock: Vec<(String, Vec<f32>)> = files
         .voices
         .iter()

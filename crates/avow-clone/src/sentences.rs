@@ -22,3 +22,18 @@ pub const TRAINING_EN: &[&str] = &[
     "Warm bread smells wonderful early in the day.",
     "Look out, the paint on that wall is still wet!",
 ];
+
+/// English sentences the cloning and banking benchmarks judge voices on:
+/// never trained on by the style search (not in [`TRAINING_EN`]).
+pub const EVAL_EN: &[&str] = &[
+    "The old lighthouse keeper counted ships until dawn.",
+    "Do you remember where we parked the car last night?",
+    "Fresh snow covered the fields behind the farmhouse.",
+    "My sister finally fixed the squeaky garden gate.",
+    "It is much too cold to go swimming today.",
+    "They sold every single painting at the spring fair.",
+    "Which road leads to the station from here?",
+    "The baker rose early to light the big stone oven.",
+    "We watched the storm from the kitchen window.",
+    "Nobody expected the quiet student to win the prize.",
+];

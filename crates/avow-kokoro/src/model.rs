@@ -106,20 +106,12 @@ impl KModel {
     /// [`MAX_TOKENS`]) with a `style` vector of [`STYLE_DIM`] values. `speed`
     /// divides the predicted durations.
     pub fn synthesize(&self, tokens: &[u32], style: &[f32], speed: f32) -> Result<Synthesis, ModelError> {
-        check_inputs(tokens, style, speed)?;
-        let mut ids = Vec::with_capacity(tokens.len() + 2);
-        ids.push(0);
-        ids.extend_from_slice(tokens);
-        ids.push(0);
-        let ids = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let style = Tensor::new(style, &self.device)?.unsqueeze(0)?;
-        // PL-BERT and the duration encoder run once: their features give both
-        // the durations and, spread over frames, the prosody input.
-        let d = self.duration_features(&ids, &style)?;
-        let raw: Vec<f32> = self.predictor.durations(&d)?.to_vec1()?;
-        let durations = round_durations(&raw, speed);
-        let audio = self.render_from_features(&ids, &style, &d, &durations)?;
-        Ok(Synthesis { audio: audio.squeeze(0)?.to_vec1()?, durations })
+        // PL-BERT and the duration encoder run once (in `prepare`): their
+        // features give both the durations and, spread over frames, the
+        // prosody input.
+        let prepared = self.prepare(tokens, style, speed)?;
+        let audio = self.decoder.forward(&prepared.asr, &prepared.f0, &prepared.energy, &prepared.decoder_style)?;
+        Ok(Synthesis { audio: audio.squeeze(0)?.to_vec1()?, durations: prepared.durations })
     }
 
     /// Token-level durations in frames (rounded, at least 1), for `ids`

@@ -93,8 +93,23 @@ fn main() {
         (Embedding::centroid(&embs).unwrap(), wavs)
     };
 
-    println!("| speaker | start voice | bank s | GE2E start → adapted | rank start → adapted | MCD start → adapted (dB) | F0 speaker / start / adapted | train s | best step |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    let asr = avow_asr::Transcriber::open_default(false).unwrap();
+    // Word errors over the evaluation sentences, summed.
+    let word_error_rate = |wavs: &[Vec<f32>]| -> f64 {
+        let (mut edits, mut words) = (0, 0);
+        for (w, text) in wavs.iter().zip(avow_clone::sentences::EVAL_EN) {
+            let e = avow_asr::word_errors(text, &asr.transcribe(w).unwrap().text);
+            edits += e.substitutions + e.deletions + e.insertions;
+            words += e.reference_words;
+        }
+        100.0 * edits as f64 / words.max(1) as f64
+    };
+
+    println!("Stages: stock (closest stock voice) → clone (style search, when --clone-steps > 0) → adapted (bank adapter on the clone's style).");
+    println!();
+    println!("| speaker | start voice | bank s | GE2E | rank | MCD (dB) | F0 speaker / stages (Hz) | WER % | train s | best step |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut sums: Vec<[f64; 4]> = Vec::new();
     for s in &speakers {
         let (paths, recs) = &utts[s];
         let bank_recs = &recs[..bank.min(5)];
@@ -108,14 +123,16 @@ fn main() {
             .map(|(i, (_, table))| (i, centroid_of(&model, table, &training[..2]).0.cosine(&target_e)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap();
-        let mut table = stock[best].1.clone();
+        let t0 = Instant::now();
+        let mut stages: Vec<(&str, KModel, Vec<f32>)> = vec![("stock", model.clone(), stock[best].1.clone())];
         if clone_steps > 0 {
             let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
             let cfg = SearchConfig { steps: clone_steps, ..Default::default() };
-            let r = search(&model, &Encoder(&encoder), &table, &spread, &training, &target, &cfg, |_| {}).unwrap();
-            table = apply_offset(&table, &r.offset);
+            let r = search(&model, &Encoder(&encoder), &stock[best].1, &spread, &training, &target, &cfg, |_| {}).unwrap();
+            stages.push(("clone", model.clone(), apply_offset(&stock[best].1, &r.offset)));
+            eprintln!("  {s}: style search ({clone_steps} steps) in {:.0} s", t0.elapsed().as_secs_f32());
         }
-        let t0 = Instant::now();
+        let table = stages.last().unwrap().2.clone();
         let aligned: Vec<avow_bank::AlignedRecording> = bank_recs
             .iter()
             .zip(paths)
@@ -137,7 +154,7 @@ fn main() {
         .unwrap();
         let train_secs = t0.elapsed().as_secs_f32();
         eprintln!("  {s}: start validation {:?}, best {:?} at step {}", result.start_validation, result.best_validation, result.best_step);
-        let adapted = model.adapted(&result.adapter).unwrap();
+        stages.push(("adapted", model.adapted(&result.adapter).unwrap(), table.clone()));
 
         let own = &held_centroids.iter().find(|(n, _)| n == s).unwrap().1;
         let rank_of = |c: &Embedding| {
@@ -145,35 +162,51 @@ fn main() {
             scores.sort_by(|a, b| b.1.total_cmp(&a.1));
             scores.iter().position(|(n, _)| n == s).unwrap() + 1
         };
-        let (start_c, start_w) = centroid_of(&model, &table, &eval);
-        let (adapt_c, adapt_w) = centroid_of(&adapted, &table, &eval);
-        let mcd = |m: &KModel| -> f32 {
+        let mcd = |m: &KModel, table: &[f32]| -> f32 {
             let mut sum = 0.0;
             for (r, p) in recs[5..7].iter().zip(&paths[5..7]) {
-                let w = speak(m, &table, &tokens(&transcript(p)));
+                let w = speak(m, table, &tokens(&transcript(p)));
                 sum += avow_audio::cepstrum::mel_cepstral_distance(&w, &r.audio_24k, 24_000).unwrap();
             }
             sum / 2.0
         };
-        let (mcd_start, mcd_adapted) = (mcd(&model), mcd(&adapted));
         let f0 = |w: &[Vec<f32>]| tracker.stats(w.iter().map(|x| x.as_slice())).map(|p| p.median_hz).unwrap_or(0.0);
         let speaker_f0 = tracker.stats(recs.iter().map(|r| r.audio_16k.as_slice())).unwrap().median_hz;
+        let (mut cos, mut ranks, mut mcds, mut f0s, mut wers) = (vec![], vec![], vec![], vec![], vec![]);
+        let mut clips = Vec::new();
+        for (name, m, t) in &stages {
+            let (c, wavs) = centroid_of(m, t, &eval);
+            cos.push(format!("{:.3}", c.cosine(own)));
+            ranks.push(rank_of(&c).to_string());
+            mcds.push(format!("{:.2}", mcd(m, t)));
+            f0s.push(format!("{:.0}", f0(&wavs)));
+            wers.push(format!("{:.1}", word_error_rate(&wavs)));
+            if sums.len() < stages.len() {
+                sums.push([0.0; 4]);
+            }
+            let i = clips.len();
+            sums[i][0] += c.cosine(own) as f64;
+            sums[i][1] += (rank_of(&c) == 1) as u8 as f64;
+            sums[i][2] += mcd_value(&mcds[i]);
+            sums[i][3] += 1.0;
+            clips.push((*name, wavs));
+        }
         println!(
-            "| {s} | {} | {bank_secs:.0} | {:.3} → {:.3} | {} → {} | {mcd_start:.2} → {mcd_adapted:.2} | {speaker_f0:.0} / {:.0} / {:.0} Hz | {train_secs:.0} | {} |",
+            "| {s} | {} | {bank_secs:.0} | {} | {} | {} | {speaker_f0:.0} / {} | {} | {train_secs:.0} | {} |",
             stock[best].0,
-            start_c.cosine(own),
-            adapt_c.cosine(own),
-            rank_of(&start_c),
-            rank_of(&adapt_c),
-            f0(&start_w),
-            f0(&adapt_w),
+            cos.join(" → "),
+            ranks.join(" → "),
+            mcds.join(" → "),
+            f0s.join(" → "),
+            wers.join(" → "),
             result.best_step
         );
         if let Some(dir) = &out {
             std::fs::create_dir_all(dir).unwrap();
-            for (i, (a, b)) in start_w.iter().zip(&adapt_w).enumerate() {
-                avow_audio::write_wav(dir.join(format!("{s}-start-{i:02}.wav")), a, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
-                avow_audio::write_wav(dir.join(format!("{s}-adapted-{i:02}.wav")), b, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
+            for (name, wavs) in &clips {
+                for (i, w) in wavs.iter().enumerate() {
+                    avow_audio::write_wav(dir.join(format!("{s}-{name}-{i:02}.wav")), w, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
+                }
             }
             let pack = avow_voice::VoicePackData {
                 meta: avow_voice::VoiceMeta { name: format!("bank-{s}"), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
@@ -183,4 +216,16 @@ fn main() {
             std::fs::write(dir.join(format!("{s}.voice.safetensors")), pack.to_bytes().unwrap()).unwrap();
         }
     }
+    let n = sums.first().map(|x| x[3]).unwrap_or(0.0);
+    let join = |k: usize, digits: usize| sums.iter().map(|x| format!("{:.*}", digits, x[k] / n.max(1.0))).collect::<Vec<_>>().join(" → ");
+    println!(
+        "| mean of {n} | | | {} | {} first | {} | | | | |",
+        join(0, 3),
+        sums.iter().map(|x| format!("{} of {n}", x[1])).collect::<Vec<_>>().join(" → "),
+        join(2, 2)
+    );
+}
+
+fn mcd_value(s: &str) -> f64 {
+    s.parse().unwrap_or(f64::NAN)
 }

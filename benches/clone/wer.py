@@ -12,8 +12,9 @@ Files are named <group>-<NN>.wav with NN the sentence index.
 import json, os, re, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, "../../crates/avow-clone/examples/clone_bench.rs")).read()
-start = src.index("const EVAL_SENTENCES")
+# The sentences live in one place, shared by the cloning and banking benches.
+src = open(os.path.join(here, "../../crates/avow-clone/src/sentences.rs")).read()
+start = src.index("pub const EVAL_EN")
 sentences = re.findall(r'"([^"]+)"', src[start:src.index("];", start)])
 
 

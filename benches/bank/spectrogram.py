@@ -5,12 +5,14 @@ voice and the adapted voice, for the bank benchmark's output directory.
     python3 benches/bank/spectrogram.py --out-dir /tmp/bank-1998 --speaker 1998 \
         --real ../shared/data/librispeech/test-other/1998/<file>.flac --png benches/bank/spectrogram-1998.png
 
-The bank benchmark (`bank_bench --out DIR`) writes DIR/SPK-start-NN.wav and
-DIR/SPK-adapted-NN.wav (16 kHz) for its 10 new sentences; the real clip is
+The bank benchmark (`bank_bench --out DIR`) writes DIR/SPK-STAGE-NN.wav
+(16 kHz) for its 10 new sentences, STAGE being stock, clone (with
+--clone-steps) and adapted; every stage present is drawn. The real clip is
 any held-out recording of the speaker. Same STFT (512 points, hop 128 at
 16 kHz) and colour scale for all three panels.
 """
 import argparse
+import os
 
 import librosa
 import librosa.display
@@ -35,12 +37,12 @@ def main():
     ap.add_argument("--sentence", type=int, default=0)
     ap.add_argument("--png", required=True)
     a = ap.parse_args()
-    panels = [
-        ("real speaker (held-out recording)", a.real),
-        ("start voice", f"{a.out_dir}/{a.speaker}-start-{a.sentence:02d}.wav"),
-        ("adapted voice", f"{a.out_dir}/{a.speaker}-adapted-{a.sentence:02d}.wav"),
-    ]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 8), sharex=False)
+    panels = [("real speaker (held-out recording)", a.real)]
+    for stage, title in [("stock", "closest stock voice"), ("clone", "searched style"), ("adapted", "adapted voice")]:
+        path = f"{a.out_dir}/{a.speaker}-{stage}-{a.sentence:02d}.wav"
+        if os.path.exists(path):
+            panels.append((title, path))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.7 * len(panels)), sharex=False)
     for ax, (title, path) in zip(axes, panels):
         img = librosa.display.specshow(db(path), sr=16000, hop_length=128, x_axis="time", y_axis="hz", ax=ax, vmin=-80, vmax=0)
         ax.set_title(title)

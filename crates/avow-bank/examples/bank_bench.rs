@@ -212,6 +212,7 @@ fn main() {
                 meta: avow_voice::VoiceMeta { name: format!("bank-{s}"), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
                 style: table.clone(),
                 adapters: result.adapter.to_tensors(),
+                speaker: None,
             };
             std::fs::write(dir.join(format!("{s}.voice.safetensors")), pack.to_bytes().unwrap()).unwrap();
         }

@@ -5,7 +5,8 @@
 //! unsigned draft covering exactly that pack (with the recordings as
 //! evidence), a report and a checkpoint; training resumes from the
 //! checkpoint; and the adapted pack speaks through the engine once its
-//! draft is signed.
+//! draft is signed. A pack that names its enrolled speaker refuses
+//! recordings of somebody else.
 //!
 //! The "speaker" is a stock voice reading text through `avow say`, so the
 //! test needs only the model cache; it skips when the cache is absent unless
@@ -45,6 +46,33 @@ impl Material {
     fn p(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// Writes `NAME.voicepack`: English, jf_alpha's style, enrolled speaker `speaker`.
+    fn pack(&self, name: &str, speaker: Option<Vec<f32>>) {
+        let stock = avow_voice::VoicePackData::from_bytes(&std::fs::read(self.cache.join("voices/jf_alpha.voicepack")).unwrap()).unwrap();
+        let pack = avow_voice::VoicePackData {
+            meta: avow_voice::VoiceMeta { name: "Test Speaker".into(), language: "en-us".into(), model: stock.meta.model.clone() },
+            style: stock.style,
+            adapters: Vec::new(),
+            speaker,
+        };
+        std::fs::write(self.p(&format!("{name}.voicepack")), pack.to_bytes().unwrap()).unwrap();
+    }
+
+    /// Writes the unsigned record `NAME.consent.json` for `NAME.voicepack`.
+    fn consent(&self, name: &str) {
+        let (pack, record) = (format!("{name}.voicepack"), format!("{name}.consent.json"));
+        self.ok(&[
+            "consent", "draft", "--pack", &pack, "--subject-name", "Test Speaker", "--purpose", "aac",
+            "--language", "en", "--valid-days", "30", "--reference", "recordings/take0.wav", "--consent-recording", "recordings/take0.wav",
+            "--statement", "I, Test Speaker, agree that avow may speak in my voice.", "--out", &record,
+        ]);
+    }
+}
+
+fn encoder(cache: &std::path::Path) -> avow_speaker::SpeakerEncoder {
+    let weights = avow_speaker::weights::ensure_weights(cache, &avow_models::PipDownloader::from_env(), false).unwrap();
+    avow_speaker::SpeakerEncoder::load(weights).unwrap()
 }
 
 const SENTENCES: [&str; 3] = [
@@ -68,20 +96,14 @@ fn material() -> Option<&'static Material> {
             m.ok(&["say", text, "--voice", "jf_alpha", "--out", &wav]);
             std::fs::write(m.p(&format!("recordings/take{i}.txt")), text).unwrap();
         }
-        let stock = avow_voice::VoicePackData::from_bytes(&std::fs::read(cache.join("voices/jf_alpha.voicepack")).unwrap()).unwrap();
-        let pack = avow_voice::VoicePackData {
-            meta: avow_voice::VoiceMeta { name: "Test Speaker".into(), language: "en-us".into(), model: stock.meta.model.clone() },
-            style: stock.style,
-            adapters: Vec::new(),
-        };
-        std::fs::write(m.p("base.voicepack"), pack.to_bytes().unwrap()).unwrap();
+        // The pack names its speaker as `avow enroll` does: the embedding of
+        // the recordings it was made from (here, the banking recordings).
+        let takes: Vec<PathBuf> = (0..SENTENCES.len()).map(|i| m.p(&format!("recordings/take{i}.wav"))).collect();
+        let enrolled = avow_speaker::enrollment::prepare(&takes, &encoder(&cache), &Default::default()).unwrap();
+        m.pack("base", Some(enrolled.centroid.as_slice().to_vec()));
         m.ok(&["keys", "new", "--out", "issuer"]);
         std::fs::copy(m.p("issuer.pub"), m.p("trust/issuer.pub")).unwrap();
-        m.ok(&[
-            "consent", "draft", "--pack", "base.voicepack", "--subject-name", "Test Speaker", "--purpose", "aac",
-            "--language", "en", "--valid-days", "30", "--reference", "recordings/take0.wav", "--consent-recording", "recordings/take0.wav",
-            "--statement", "I, Test Speaker, agree that avow may speak in my voice.", "--out", "base.consent.json",
-        ]);
+        m.consent("base");
         std::fs::copy(m.p("base.consent.json"), m.p("base.unsigned.json")).unwrap();
         m.ok(&["consent", "sign", "base.consent.json", "--key", "issuer.key"]);
         Some(m)
@@ -109,6 +131,26 @@ fn banking_refuses_a_pack_whose_record_does_not_verify() {
 }
 
 #[test]
+fn banking_refuses_recordings_of_someone_other_than_the_enrolled_speaker() {
+    let Some(m) = material() else { return };
+    // A pack enrolled from jm_kumo, properly consented, fed jf_alpha's recordings.
+    m.ok(&["say", &format!("{} {}", SENTENCES[0], SENTENCES[1]), "--voice", "jm_kumo", "--out", "kumo.wav"]);
+    let kumo = avow_speaker::enrollment::prepare_file(&m.p("kumo.wav"), &encoder(&m.cache), &Default::default()).unwrap();
+    m.pack("kumo", Some(kumo.embedding.as_slice().to_vec()));
+    m.consent("kumo");
+    m.ok(&["consent", "sign", "kumo.consent.json", "--key", "issuer.key"]);
+    let o = m.avow(&[
+        "bank", "train", "--voice", "kumo.voicepack", "--consent", "kumo.consent.json", "--recordings", "recordings", "--trust", "trust",
+        "--out", "out-kumo", "--steps", "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(20), "expected the consent-not-shown exit code: {stderr}");
+    assert!(stderr.contains("do not sound like the speaker"), "{stderr}");
+    assert!(!m.p("out-kumo/Test_Speaker.voicepack").exists(), "nothing may be written");
+    assert!(!m.p("out-kumo/bank.checkpoint").exists(), "no training may start");
+}
+
+#[test]
 fn banking_refuses_an_empty_folder_with_a_clear_error() {
     let Some(m) = material() else { return };
     std::fs::create_dir_all(m.p("empty")).unwrap();
@@ -125,8 +167,11 @@ fn banking_writes_an_adapted_pack_and_a_draft_that_unlocks_it_once_signed() {
     let Some(m) = material() else { return };
     let o = bank(m, "base.consent.json", "out", &["--steps", "2", "--held-out", "1"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("recordings match the enrolled speaker"));
     let pack_bytes = std::fs::read(m.p("out/Test_Speaker.voicepack")).unwrap();
     let pack = avow_voice::VoicePackData::from_bytes(&pack_bytes).unwrap();
+    let base = avow_voice::VoicePackData::from_bytes(&std::fs::read(m.p("base.voicepack")).unwrap()).unwrap();
+    assert_eq!(pack.speaker, base.speaker, "the banked pack keeps naming its speaker");
     assert!(!pack.adapters.is_empty(), "the banked pack must carry an adapter");
     assert!(pack.adapters.iter().all(|(name, _, _)| name.starts_with("adapter.")));
     assert!(pack.adapters.iter().any(|(_, _, v)| v.iter().any(|x| *x != 0.0)), "training must move the adapter");

@@ -229,6 +229,7 @@ impl Cloner {
             meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },
             style: apply_offset(base, &result.offset),
             adapters: Vec::new(),
+            speaker: Some(enrollment.centroid.as_slice().to_vec()),
         };
         // Round-trip once so a pack that would not load is caught here.
         VoicePackData::from_bytes(&pack.to_bytes()?)?;

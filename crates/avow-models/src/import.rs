@@ -109,6 +109,7 @@ impl ModelCache {
                 meta: avow_voice::VoiceMeta { name: name.clone(), language, model: self.spec.model_id.clone() },
                 style,
                 adapters: vec![],
+                speaker: None,
             };
             let bytes = pack.to_bytes().map_err(|cause| ModelsError::VoicePack { name: name.clone(), cause })?;
             let (source_sha, _) = sha256_file(&file)?;

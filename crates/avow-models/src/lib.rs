@@ -741,6 +741,7 @@ impl ModelCache {
                 },
                 style,
                 adapters: vec![],
+                speaker: None,
             };
             let bytes = pack.to_bytes().map_err(|cause| ModelsError::VoicePack {
                 name: name.clone(),

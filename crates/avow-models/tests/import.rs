@@ -95,6 +95,7 @@ fn a_stock_voice_pack_is_never_replaced_by_a_different_one() {
         meta: avow_voice::VoiceMeta { name: "jf_nezumi".into(), language: "ja".into(), model: cache.spec().model_id.clone() },
         style: read_voice_pt(&fixture("jf_nezumi.pt")).unwrap(),
         adapters: vec![],
+        speaker: None,
     };
     std::fs::write(&pack_path, same.to_bytes().unwrap()).unwrap();
     let report = cache.import(&voices(&[fixture("jf_nezumi.pt")])).unwrap();

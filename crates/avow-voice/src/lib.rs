@@ -6,6 +6,9 @@
 //!   an utterance of `n` tokens; columns 0..128 drive the decoder (timbre),
 //!   128..256 the prosody predictor.
 //! - optional tensors named `adapter.*` (speaker adaptation, f32).
+//! - optional tensor `speaker`, f32, shape `[256]`: the GE2E embedding of the
+//!   recordings the voice was enrolled from, so that later recordings (voice
+//!   banking) can be checked against the person the pack was made for.
 //! - `__metadata__`: `avow.format = "voicepack/1"`, `name`, `language`
 //!   (BCP-47), `model` (the acoustic model id, e.g. `kokoro-82m-v1.0`).
 //!
@@ -57,6 +60,8 @@ use sha2::{Digest, Sha256};
 pub const STYLE_ROWS: usize = 510;
 /// Width of one style vector.
 pub const STYLE_DIM: usize = 256;
+/// Width of the enrolled speaker's embedding (GE2E).
+pub const SPEAKER_DIM: usize = 256;
 /// Format tag stored in the metadata.
 pub const FORMAT: &str = "voicepack/1";
 /// Largest voice pack accepted (style is 0.5 MB; adapters are small).
@@ -112,6 +117,11 @@ pub struct VoicePackData {
     pub style: Vec<f32>,
     /// Speaker adapter tensors by name (without the `adapter.` prefix): shape and values.
     pub adapters: Vec<(String, Vec<usize>, Vec<f32>)>,
+    /// GE2E embedding ([`SPEAKER_DIM`] values) of the speaker's enrollment
+    /// recordings, when the pack was made from a real person's speech. Covered
+    /// by the pack hash like everything else, so it cannot be swapped without
+    /// a new consent record.
+    pub speaker: Option<Vec<f32>>,
 }
 
 impl VoicePackData {
@@ -133,6 +143,17 @@ impl VoicePackData {
         }
         let mut tensors: Vec<(String, Vec<usize>, &[f32])> =
             vec![("style".into(), vec![STYLE_ROWS, 1, STYLE_DIM], &self.style)];
+        if let Some(speaker) = &self.speaker {
+            if speaker.len() != SPEAKER_DIM || speaker.iter().any(|v| !v.is_finite()) {
+                return Err(VoicePackError::BadTensor {
+                    name: "speaker".into(),
+                    dtype: "F32".into(),
+                    shape: vec![speaker.len()],
+                    expected: "[256] of finite values",
+                });
+            }
+            tensors.push(("speaker".into(), vec![SPEAKER_DIM], speaker));
+        }
         for (name, shape, values) in &self.adapters {
             if shape.iter().product::<usize>() != values.len() {
                 return Err(VoicePackError::Malformed(format!("adapter `{name}` shape {shape:?} does not match its data")));
@@ -189,7 +210,11 @@ impl VoicePackData {
         let meta = VoiceMeta { name: get("name")?, language: get("language")?, model: get("model")? };
         let st = SafeTensors::deserialize(bytes).map_err(|e| VoicePackError::Malformed(e.to_string()))?;
         let style_view = st.tensor("style").map_err(|_| VoicePackError::Missing("tensor `style`"))?;
-        let style = read_f32("style", &style_view, Some(&[STYLE_ROWS, 1, STYLE_DIM]))?;
+        let style = read_f32("style", &style_view, Some((&[STYLE_ROWS, 1, STYLE_DIM], "[510, 1, 256]")))?;
+        let speaker = match st.tensor("speaker") {
+            Ok(view) => Some(read_f32("speaker", &view, Some((&[SPEAKER_DIM], "[256]")))?),
+            Err(_) => None,
+        };
         let mut adapters = Vec::new();
         let mut names: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
         names.sort();
@@ -198,11 +223,11 @@ impl VoicePackData {
                 let view = st.tensor(&name).map_err(|e| VoicePackError::Malformed(e.to_string()))?;
                 let values = read_f32(&name, &view, None)?;
                 adapters.push((short.to_string(), view.shape().to_vec(), values));
-            } else if name != "style" {
+            } else if name != "style" && name != "speaker" {
                 return Err(VoicePackError::Malformed(format!("unexpected tensor `{name}`")));
             }
         }
-        Ok(Self { meta, style, adapters })
+        Ok(Self { meta, style, adapters, speaker })
     }
 }
 
@@ -279,14 +304,16 @@ pub fn pack_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn read_f32(name: &str, view: &TensorView<'_>, shape: Option<&[usize]>) -> Result<Vec<f32>, VoicePackError> {
+/// Reads an f32 tensor, checking its shape when one is required
+/// (`(shape, shape as the error shows it)`).
+fn read_f32(name: &str, view: &TensorView<'_>, shape: Option<(&[usize], &'static str)>) -> Result<Vec<f32>, VoicePackError> {
     let bad = || VoicePackError::BadTensor {
         name: name.to_string(),
         dtype: format!("{:?}", view.dtype()),
         shape: view.shape().to_vec(),
-        expected: if shape.is_some() { "[510, 1, 256]" } else { "any shape" },
+        expected: shape.map_or("any shape", |(_, shown)| shown),
     };
-    if view.dtype() != Dtype::F32 || shape.is_some_and(|s| s != view.shape()) {
+    if view.dtype() != Dtype::F32 || shape.is_some_and(|(s, _)| s != view.shape()) {
         return Err(bad());
     }
     let values: Vec<f32> = view
@@ -310,7 +337,23 @@ mod tests {
             meta: VoiceMeta { name: "t".into(), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
             style: (0..STYLE_ROWS * STYLE_DIM).map(|i| i as f32 * 1e-3).collect(),
             adapters: vec![("decoder.gain".into(), vec![2], vec![1.0, 2.0])],
+            speaker: Some((0..SPEAKER_DIM).map(|i| (i as f32 * 0.1).sin()).collect()),
         }
+    }
+
+    #[test]
+    fn the_speaker_embedding_is_optional_checked_and_part_of_the_hashed_bytes() {
+        let with = sample();
+        let without = VoicePackData { speaker: None, ..sample() };
+        assert_eq!(VoicePackData::from_bytes(&without.to_bytes().unwrap()).unwrap().speaker, None);
+        assert_ne!(pack_sha256(&with.to_bytes().unwrap()), pack_sha256(&without.to_bytes().unwrap()));
+        let mut other = sample();
+        other.speaker.as_mut().unwrap()[0] += 0.5;
+        assert_ne!(pack_sha256(&with.to_bytes().unwrap()), pack_sha256(&other.to_bytes().unwrap()));
+        let short = VoicePackData { speaker: Some(vec![0.1; 10]), ..sample() };
+        assert!(matches!(short.to_bytes(), Err(VoicePackError::BadTensor { .. })));
+        let nan = VoicePackData { speaker: Some(vec![f32::NAN; SPEAKER_DIM]), ..sample() };
+        assert!(matches!(nan.to_bytes(), Err(VoicePackError::BadTensor { .. })));
     }
 
     #[test]

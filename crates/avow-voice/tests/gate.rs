@@ -9,6 +9,7 @@ fn sample_pack(seed: f32) -> Vec<u8> {
         meta: VoiceMeta { name: "ada".into(), language: "en".into(), model: "kokoro-82m-v1.0".into() },
         style: (0..STYLE_ROWS * STYLE_DIM).map(|i| (i as f32 * 1e-4 + seed).sin()).collect(),
         adapters: Vec::new(),
+        speaker: None,
     }
     .to_bytes()
     .unwrap()

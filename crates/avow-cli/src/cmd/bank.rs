@@ -175,6 +175,26 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     // least 10 s of speech, and one speaker throughout.
     let paths: Vec<PathBuf> = files_list.iter().map(|(p, _)| p.clone()).collect();
     let enrollment = avow_speaker::enrollment::prepare(&paths, &encoder, &Limits::default())?;
+    // A pack made by `avow enroll` names its speaker by embedding: banking
+    // someone else's recordings into it is refused, by the bar the spoken
+    // consent statement had to clear. Stock packs carry no speaker.
+    match pack.speaker.as_ref() {
+        Some(values) => {
+            let subject = avow_speaker::Embedding::from_values(values.clone())
+                .ok_or_else(|| anyhow::anyhow!("{}: the speaker embedding is empty or zero", a.voice.display()))?;
+            let similarity = enrollment.centroid.cosine(&subject);
+            if similarity < avow_speaker::calibration::CONSENT_THRESHOLD {
+                eprintln!(
+                    "avow: banking refused: the recordings do not sound like the speaker {} was enrolled from (similarity {similarity:.2}, at least {:.2} needed)",
+                    a.voice.display(),
+                    avow_speaker::calibration::CONSENT_THRESHOLD
+                );
+                return Ok(ExitCode::from(crate::cmd::enroll::EXIT_CONSENT_NOT_SHOWN));
+            }
+            eprintln!("recordings match the enrolled speaker (similarity {similarity:.2})");
+        }
+        None => eprintln!("avow: note: {} names no enrolled speaker, so the recordings' speaker is not checked against it", a.voice.display()),
+    }
     let mut transcriber = None;
     let mut texts = Vec::with_capacity(files_list.len());
     for (path, text) in &files_list {
@@ -251,7 +271,12 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("avow: warning: {e}");
     }
 
-    let adapted = VoicePackData { meta: pack.meta.clone(), style: pack.style.clone(), adapters: result.adapter.to_tensors() };
+    let adapted = VoicePackData {
+        meta: pack.meta.clone(),
+        style: pack.style.clone(),
+        adapters: result.adapter.to_tensors(),
+        speaker: pack.speaker.clone(),
+    };
     let adapted_bytes = adapted.to_bytes()?;
     let record_id = avow_consent::new_record_id();
     let mut draft = statement.clone();

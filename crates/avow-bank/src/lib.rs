@@ -27,6 +27,7 @@
 pub mod align;
 pub mod checkpoint;
 pub mod loss;
+pub mod prompts;
 pub mod train;
 
 pub use align::{align, AlignedRecording};

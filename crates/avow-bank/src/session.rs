@@ -32,7 +32,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use avow_audio::{AudioError, WavFormat};
-use avow_speaker::enrollment::{self, ENCODER_RATE, MAX_CLIPPED_FRACTION, SILENCE_DBFS};
+use avow_speaker::enrollment::{self, ENCODER_RATE, MAX_CLIPPED_FRACTION, SILENCE_DBFS, SPEECH_RANGE_DB};
 use avow_speaker::frontend::VAD_WINDOW;
 
 /// One captured take: mono samples in `[-1, 1]` at `sample_rate`.
@@ -71,9 +71,9 @@ pub struct TakeLimits {
     /// Lowest accepted sample rate: the model is 24 kHz and the speaker
     /// encoder 16 kHz; telephone-band audio would train a muffled voice.
     pub min_sample_rate: u32,
-    /// Speech within this many seconds of either end of the take means it
-    /// was cut off (recording started after the speaker began, or stopped
-    /// before they finished).
+    /// Speech through most of the first or last this many seconds of the
+    /// take means it was cut off (recording started after the speaker
+    /// began, or stopped before they finished).
     pub edge_secs: f64,
 }
 
@@ -85,7 +85,7 @@ impl Default for TakeLimits {
             max_secs: 120.0,
             max_clipped_fraction: MAX_CLIPPED_FRACTION,
             min_sample_rate: ENCODER_RATE,
-            edge_secs: 0.09,
+            edge_secs: 0.1,
         }
     }
 }
@@ -388,6 +388,32 @@ fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), SessionError> 
     Ok(())
 }
 
+/// RMS level of `frame`, dBFS.
+fn level_db(frame: &[f32]) -> f64 {
+    let ms = frame.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / frame.len().max(1) as f64;
+    10.0 * (ms + 1e-12).log10()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The level above which the speech detector counts a 30 ms window as
+/// speech (the rule of `avow_speaker::frontend::energy_voice_flags`):
+/// within [`SPEECH_RANGE_DB`] of the loud windows, 6 dB over the noise
+/// floor (10th percentile), and above [`SILENCE_DBFS`].
+fn speech_threshold(wav16: &[f32], loud_dbfs: f64) -> f64 {
+    let mut levels: Vec<f64> = wav16.chunks_exact(VAD_WINDOW).map(level_db).collect();
+    if levels.is_empty() {
+        return loud_dbfs;
+    }
+    levels.sort_by(f64::total_cmp);
+    let floor = levels[((levels.len() - 1) as f64 * 0.10).round() as usize];
+    (loud_dbfs - SPEECH_RANGE_DB).max(floor + 6.0).max(SILENCE_DBFS)
+}
+
 /// Checks one take for a prompt of `words` words; see [`TakeLimits`].
 pub fn check_take(take: &Take, words: usize, limits: &TakeLimits) -> Result<TakeCheck, Rejection> {
     if take.samples.is_empty() {
@@ -422,12 +448,21 @@ pub fn check_take(take: &Take, words: usize, limits: &TakeLimits) -> Result<Take
     if speech_secs < needed {
         return Err(Rejection::TooShort { speech_secs, words, needed });
     }
-    let edge = ((limits.edge_secs / frame_secs).ceil() as usize).min(flags.len());
-    if flags[..edge].iter().any(|&f| f) {
-        return Err(Rejection::CutAtStart);
-    }
-    if flags[flags.len() - edge..].iter().any(|&f| f) {
-        return Err(Rejection::CutAtEnd);
+    // Cut-offs: the detector's smoothed flags cannot see the ends (its
+    // 8-window average is lopsided there), so the ends are judged on their
+    // own: speech-level sound through most of the first or last
+    // `edge_secs`. The median over 10 ms frames ignores a key click, which
+    // is shorter than that.
+    let threshold = speech_threshold(&wav16, level_dbfs);
+    let edge_frames = ((limits.edge_secs * 100.0).round() as usize).max(1);
+    let tens: Vec<f64> = wav16.chunks_exact(ENCODER_RATE as usize / 100).map(level_db).collect();
+    if tens.len() > 2 * edge_frames {
+        if median(&tens[..edge_frames]) >= threshold {
+            return Err(Rejection::CutAtStart);
+        }
+        if median(&tens[tens.len() - edge_frames..]) >= threshold {
+            return Err(Rejection::CutAtEnd);
+        }
     }
     Ok(TakeCheck { secs, speech_secs, level_dbfs })
 }
@@ -483,6 +518,16 @@ mod tests {
         assert!((c.secs - 3.0).abs() < 0.01);
         assert!((1.6..=2.4).contains(&c.speech_secs), "{c:?}");
         assert!(c.level_dbfs > -30.0, "{c:?}");
+    }
+
+    #[test]
+    fn the_clicks_of_the_enter_key_at_either_end_are_not_cut_offs() {
+        let mut t = good_take();
+        let click: Vec<f32> = (0..RATE as usize * 15 / 1000).map(|i| if i % 2 == 0 { 0.3 } else { -0.3 }).collect();
+        t.samples[..click.len()].copy_from_slice(&click);
+        let n = t.samples.len();
+        t.samples[n - click.len()..].copy_from_slice(&click);
+        assert!(check_take(&t, 8, &TakeLimits::default()).is_ok(), "{:?}", check_take(&t, 8, &TakeLimits::default()));
     }
 
     #[test]

@@ -150,6 +150,8 @@ fn record(_: RecordArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(feature = "audio-device")]
 fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+
     use crate::cmd::record::{describe_folder, record_loop, AudioOutput, Microphone, Speaker};
     let prompts = match &a.prompts {
         Some(path) => {
@@ -168,7 +170,6 @@ fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
     let mut session = avow_bank::RecordingSession::open(&a.out, prompts)?;
     let stdout = std::io::stdout();
     let mut ui = stdout.lock();
-    use std::io::Write;
     writeln!(ui, "Recording from the default microphone at {} Hz into {}.", microphone.sample_rate(), a.out.display())?;
     writeln!(ui, "Read each prompt naturally, in a quiet room, at a steady distance from the microphone.")?;
     describe_folder(&session, &mut ui)?;

@@ -93,7 +93,8 @@ pub fn record_loop(
                 Decision::Goto(next) => next,
                 Decision::Quit => return finish(session, ui, Ended::Quit),
             },
-            "s" => session.next_unrecorded(index + 1).or(Some(index)),
+            // The next prompt without a take (None: all are recorded, the loop ends).
+            "s" => session.next_unrecorded(index + 1),
             "b" if index == 0 => {
                 writeln!(ui, "This is the first prompt.")?;
                 Some(index)
@@ -160,10 +161,15 @@ fn take_prompt(
                 ("k", false) => writeln!(ui, "This take cannot be kept; record it again.")?,
                 ("r" | "", _) => break,
                 ("p", _) => match output.as_deref_mut() {
-                    Some(out) => out.play(&take)?,
+                    // A playback problem must not end the session.
+                    Some(out) => {
+                        if let Err(e) = out.play(&take) {
+                            writeln!(ui, "Playback failed: {e:#}")?;
+                        }
+                    }
                     None => writeln!(ui, "Playback is not available.")?,
                 },
-                ("s", _) => return Ok(Decision::Goto(after(session).or(Some(index)))),
+                ("s", _) => return Ok(Decision::Goto(after(session))),
                 ("q", _) => {
                     writeln!(ui, "The take was not kept.")?;
                     return Ok(Decision::Quit);
@@ -502,5 +508,37 @@ mod tests {
         let mut ui = Vec::new();
         let err = record_loop(&mut session, &mut FakeMic::new(vec![]), None, &mut "".as_bytes(), &mut ui, Some(3)).unwrap_err();
         assert!(err.to_string().contains("no prompt 4"), "{err}");
+    }
+
+    struct BrokenSpeaker;
+
+    impl AudioOutput for BrokenSpeaker {
+        fn play(&mut self, _: &Take) -> anyhow::Result<()> {
+            anyhow::bail!("no output device")
+        }
+    }
+
+    #[test]
+    fn a_failed_playback_is_reported_and_the_take_can_still_be_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut session = RecordingSession::open(tmp.path(), prompts()).unwrap();
+        let mut mic = FakeMic::new(vec![spoken(2.0, 1.0)]);
+        let mut ui = Vec::new();
+        let ended = record_loop(&mut session, &mut mic, Some(&mut BrokenSpeaker), &mut "\n\np\nk\nq\n".as_bytes(), &mut ui, None).unwrap();
+        let ui = String::from_utf8(ui).unwrap();
+        assert_eq!(ended, Ended::Quit);
+        assert!(ui.contains("Playback failed: no output device"), "{ui}");
+        assert!(session.is_recorded(0) && tmp.path().join("001.wav").is_file());
+        // Skipping the last prompt without a take while all others are
+        // recorded stays on it; once everything is recorded, skip ends the loop.
+        let mut ui = Vec::new();
+        let mut mic = FakeMic::new(vec![spoken(2.0, 1.0), spoken(2.0, 1.0)]);
+        let ended = record_loop(&mut session, &mut mic, None, &mut "\n\nk\ns\n\n\nk\n".as_bytes(), &mut ui, None).unwrap();
+        let ui = String::from_utf8(ui).unwrap();
+        let order: Vec<&str> = ui.lines().filter(|l| l.starts_with("Prompt ")).collect();
+        assert_eq!(order, ["Prompt 2 of 3 (1 recorded):", "Prompt 3 of 3 (2 recorded):", "Prompt 3 of 3 (2 recorded):"]);
+        assert_eq!(ended, Ended::AllRecorded);
+        let ended = record_loop(&mut session, &mut FakeMic::new(vec![]), None, &mut "s\n".as_bytes(), &mut Vec::new(), Some(0)).unwrap();
+        assert_eq!(ended, Ended::AllRecorded);
     }
 }

@@ -27,9 +27,13 @@
 pub mod align;
 pub mod checkpoint;
 pub mod loss;
+pub mod prompts;
+pub mod session;
 pub mod train;
 
 pub use align::{align, AlignedRecording};
+pub use prompts::{parse_prompt_file, PromptError, PROMPTS_EN_US};
+pub use session::{RecordingSession, Rejection, SessionError, Take, TakeCheck, TakeLimits};
 pub use train::{adapt, AdaptConfig, Adaptation, StepReport};
 
 /// Errors from aligning or adapting.

@@ -34,6 +34,25 @@ pub enum BankCommand {
     /// files, each with a `.txt` transcript beside it, or transcribed with
     /// Whisper tiny.en when missing, English only).
     Train(TrainArgs),
+    /// Record the speaker reading prompts, one take each, into a folder
+    /// `bank train --recordings` reads (needs the `audio-device` feature).
+    Record(RecordArgs),
+}
+
+/// Arguments of `avow bank record`.
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Folder for the takes (NNN.wav with NNN.txt); recording resumes where
+    /// it stopped when the folder already holds some.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Begin at this prompt (from 1), even if it is already recorded.
+    #[arg(long, value_name = "N")]
+    start: Option<usize>,
+    /// Your own prompts, one per line (blank lines and # comments skipped),
+    /// instead of the 150 built-in English ones.
+    #[arg(long, value_name = "FILE")]
+    prompts: Option<PathBuf>,
 }
 
 /// Arguments of `avow bank train`.
@@ -77,6 +96,7 @@ pub struct TrainArgs {
 pub fn run(command: BankCommand) -> anyhow::Result<ExitCode> {
     match command {
         BankCommand::Train(a) => train(a),
+        BankCommand::Record(a) => record(a),
     }
 }
 
@@ -91,7 +111,7 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Audio files in `dir` (sorted) with their transcripts when a `.txt` sits beside them.
-fn recordings_in(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
+pub(crate) fn recordings_in(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
@@ -116,6 +136,47 @@ fn recordings_in(dir: &Path) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
         bail!("{} holds no WAV or FLAC recordings", dir.display());
     }
     Ok(out)
+}
+
+#[cfg(not(feature = "audio-device"))]
+fn record(_: RecordArgs) -> anyhow::Result<ExitCode> {
+    bail!(
+        "`avow bank record` needs a microphone, and this avow was built without audio devices; \
+         rebuild it with `cargo install --path crates/avow-cli --features audio-device` (needs the ALSA headers: \
+         apt-get install libasound2-dev), or record with any recorder into a folder of WAV files, \
+         each with its transcript beside it (001.wav + 001.txt), which `avow bank train --recordings` reads"
+    )
+}
+
+#[cfg(feature = "audio-device")]
+fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+
+    use crate::cmd::record::{describe_folder, record_loop, AudioOutput, Microphone, Speaker};
+    let prompts = match &a.prompts {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            avow_bank::parse_prompt_file(&text).with_context(|| format!("{}", path.display()))?
+        }
+        None => avow_bank::prompts::builtin_prompts(),
+    };
+    let start = match a.start {
+        Some(n) if n == 0 || n > prompts.len() => bail!("--start {n}: the prompts are numbered 1 to {}", prompts.len()),
+        Some(n) => Some(n - 1),
+        None => None,
+    };
+    // The device first: a machine without a microphone fails before the folder is created.
+    let mut microphone = Microphone::open()?;
+    let mut session = avow_bank::RecordingSession::open(&a.out, prompts)?;
+    let stdout = std::io::stdout();
+    let mut ui = stdout.lock();
+    writeln!(ui, "Recording from the default microphone at {} Hz into {}.", microphone.sample_rate(), a.out.display())?;
+    writeln!(ui, "Read each prompt naturally, in a quiet room, at a steady distance from the microphone.")?;
+    describe_folder(&session, &mut ui)?;
+    let mut speaker = Speaker;
+    let stdin = std::io::stdin();
+    record_loop(&mut session, &mut microphone, Some(&mut speaker as &mut dyn AudioOutput), &mut stdin.lock(), &mut ui, start)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {

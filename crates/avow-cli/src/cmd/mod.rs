@@ -10,6 +10,7 @@ pub mod enroll;
 pub mod keys;
 pub mod models;
 pub mod play;
+pub mod record;
 pub mod say;
 pub mod serve;
 pub mod transcribe;

@@ -220,6 +220,15 @@ fn speech_is_streamed_as_marked_wav_and_pcm_and_ledgered_per_sentence() {
     assert!(status.success(), "exit after SIGTERM: {status:?}");
 }
 
+/// True when the server has neither answered nor closed the connection.
+fn still_waiting_for_a_request(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).unwrap();
+    waiting
+}
+
 #[test]
 fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
     let Some(cache) = cache_dir() else { return };
@@ -282,8 +291,20 @@ fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
     assert_eq!(get_admitted("/health").status_code, 200);
 
     // Beyond --max-connections open connections, a newcomer is answered 503 at once.
-    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(served.addr()).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // The server may still count the connection of the last request while it
+    // closes it; then one of our idle connections is itself refused (it holds a
+    // 503) and does not fill a slot. Open idle pairs until both were admitted.
+    let started = Instant::now();
+    let idle = loop {
+        let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(served.addr()).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        if idle.iter().all(still_waiting_for_a_request) {
+            break idle;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "idle connections kept being refused");
+        drop(idle);
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let overflow = served.get("/health");
     assert_eq!(overflow.status_code, 503, "{}", String::from_utf8_lossy(overflow.as_bytes()));
     assert_eq!(error_of(&overflow)["code"], "too_many_connections");

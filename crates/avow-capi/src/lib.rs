@@ -308,6 +308,21 @@ unsafe fn clear_out<T>(out: *mut *mut T, name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Releases a handle (engine or voice) that avow gave out with
+/// `Box::into_raw`; `NULL` is ignored.
+///
+/// # Safety
+/// `handle` is `NULL` or came from `Box::into_raw` and is not used again.
+unsafe fn free_handle<T>(handle: *mut T) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    let owned = unsafe { Box::from_raw(handle) };
+    // Dropping runs no user code, but a panic must still not unwind into C.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+}
+
 /// The body of both voice constructors: clears `out_voice`, checks the
 /// engine, purpose and language, lets `open` take the voice through the
 /// consent gate, and hands the voice to the caller.
@@ -459,13 +474,8 @@ pub unsafe extern "C" fn avow_engine_open(
 /// `engine` is `NULL` or a pointer from [`avow_engine_open`] not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn avow_engine_free(engine: *mut AvowEngine) {
-    if engine.is_null() {
-        return;
-    }
     // SAFETY: made by Box::into_raw in avow_engine_open, freed once by contract.
-    let owned = unsafe { Box::from_raw(engine) };
-    // Dropping runs no user code, but a panic must still not unwind into C.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    unsafe { free_handle(engine) }
 }
 
 /// The consent gate for a voice pack file: verifies `record_path` (a signed
@@ -558,12 +568,8 @@ pub unsafe extern "C" fn avow_voice_watermark(voice: *const AvowVoice, out_water
 /// [`avow_voice_stock`] not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn avow_voice_free(voice: *mut AvowVoice) {
-    if voice.is_null() {
-        return;
-    }
     // SAFETY: made by Box::into_raw in a voice constructor, freed once by contract.
-    let owned = unsafe { Box::from_raw(voice) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    unsafe { free_handle(voice) }
 }
 
 /// Speaks `text` (UTF-8) with `voice` at `speed` (1.0 is natural; 0.5 to

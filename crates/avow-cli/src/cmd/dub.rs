@@ -9,10 +9,10 @@ use anyhow::{bail, Context};
 use avow_dub::plan::{Align, FitOptions};
 use avow_dub::shard::Shard;
 use avow_dub::subs::Subtitles;
-use avow_engine::{ConsentGate, ConsentPurpose, Engine, VerifiedVoice, SAMPLE_RATE};
+use avow_engine::{ConsentPurpose, VerifiedVoice, SAMPLE_RATE};
 use sha2::{Digest, Sha256};
 
-use crate::cmd::say::{check_writable, open_voice, output_dir, EngineArgs};
+use crate::cmd::say::{check_writable, open_voice_and_engine, output_dir, EngineArgs};
 
 /// Arguments of `avow dub`.
 #[derive(clap::Args)]
@@ -124,13 +124,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let jobs = plan_jobs(&args)?;
     let batch = args.subs.len() > 1 || args.subs_list.is_some() || args.shard.is_some();
     // The consent gate before the model loads: a refusal costs milliseconds.
-    let gate = ConsentGate::open(&args.engine.options())?;
-    let voice = match open_voice(&gate, &args.voice, args.consent.as_deref(), ConsentPurpose::Dubbing, &args.lang)? {
-        Ok(voice) => voice,
+    let (engine, voice) = match open_voice_and_engine(&args.engine, &args.voice, args.consent.as_deref(), ConsentPurpose::Dubbing, &args.lang)? {
+        Ok(opened) => opened,
         Err(refused) => return Ok(refused),
     };
-    let engine = Engine::with_gate(gate)?;
-    engine.check_fits(&voice)?;
     let model_id = model_identity(args.engine.cache_dir.clone())?;
     let bed_sha = match &args.bed {
         Some(p) => Some(sha256_file(p)?),

@@ -102,13 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !to_stdout && player.is_none() {
         check_writable(&out)?;
     }
-    let gate = ConsentGate::open(&args.engine.options())?;
-    let voice = match open_voice(&gate, &args.voice, args.consent.as_deref(), purpose, &args.lang)? {
-        Ok(voice) => voice,
+    let (engine, voice) = match open_voice_and_engine(&args.engine, &args.voice, args.consent.as_deref(), purpose, &args.lang)? {
+        Ok(opened) => opened,
         Err(refused) => return Ok(refused),
     };
-    let engine = Engine::with_gate(gate)?;
-    engine.check_fits(&voice)?;
     if let Some(player) = player {
         player.speak(engine.stream(&voice, &text, args.speed)?)?;
     } else if to_stdout {
@@ -172,16 +169,18 @@ fn write_wav_streaming(
 }
 
 /// Opens `--voice` (a stock voice name, or a voice pack file with its
-/// `--consent` record) through the consent gate, before any model loads.
-/// `Ok(Err(code))` is a refusal, already reported on standard error, with
-/// its consent exit code (the codes of `avow consent verify`).
-pub(crate) fn open_voice(
-    gate: &ConsentGate,
+/// `--consent` record) through the consent gate, and only then, for a voice
+/// that passed, the engine (seconds: the model loads) and checks that the
+/// voice fits its model. `Ok(Err(code))` is a refusal, already reported on
+/// standard error, with its consent exit code (those of `avow consent verify`).
+pub(crate) fn open_voice_and_engine(
+    engine_args: &EngineArgs,
     voice: &str,
     consent: Option<&Path>,
     purpose: ConsentPurpose,
     lang: &str,
-) -> anyhow::Result<Result<VerifiedVoice, ExitCode>> {
+) -> anyhow::Result<Result<(Engine, VerifiedVoice), ExitCode>> {
+    let gate = ConsentGate::open(&engine_args.options())?;
     let pack = Path::new(voice);
     let opened = match consent {
         Some(record) => gate.load_voice(pack, record, purpose, lang),
@@ -189,14 +188,17 @@ pub(crate) fn open_voice(
         None if pack.exists() => bail!("{} is a voice pack: give its signed consent record with --consent RECORD", pack.display()),
         None => Err(EngineError::UnknownVoice { name: voice.to_string() }),
     };
-    match opened {
-        Ok(voice) => Ok(Ok(voice)),
+    let voice = match opened {
+        Ok(voice) => voice,
         Err(EngineError::Consent(e)) => {
             eprintln!("avow: consent refused: {e}");
-            Ok(Err(ExitCode::from(e.exit_code())))
+            return Ok(Err(ExitCode::from(e.exit_code())));
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let engine = Engine::with_gate(gate)?;
+    engine.check_fits(&voice)?;
+    Ok(Ok((engine, voice)))
 }
 
 /// Runs `avow voices`.

@@ -20,6 +20,7 @@ fn synthetic_pack() -> Vec<u8> {
         meta: VoiceMeta { name: "gate".into(), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
         style: (0..STYLE_ROWS * STYLE_DIM).map(|i| (i % 7) as f32 * 0.01).collect(),
         adapters: Vec::new(),
+        speaker: None,
     }
     .to_bytes()
     .unwrap()

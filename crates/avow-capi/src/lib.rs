@@ -308,6 +308,64 @@ unsafe fn clear_out<T>(out: *mut *mut T, name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Releases a handle (engine or voice) that avow gave out with
+/// `Box::into_raw`; `NULL` is ignored.
+///
+/// # Safety
+/// `handle` is `NULL` or came from `Box::into_raw` and is not used again.
+unsafe fn free_handle<T>(handle: *mut T) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    let owned = unsafe { Box::from_raw(handle) };
+    // Dropping runs no user code, but a panic must still not unwind into C.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+}
+
+/// The body of both voice constructors: clears `out_voice`, checks the
+/// engine, purpose and language, lets `open` take the voice through the
+/// consent gate, and hands the voice to the caller.
+///
+/// # Safety
+/// `engine` is `NULL` or a live engine; `purpose` and `language` are `NULL`
+/// or NUL-terminated; `out_voice` is `NULL` or valid for writing one pointer.
+unsafe fn gated_voice(
+    engine: *const AvowEngine,
+    purpose: *const c_char,
+    language: *const c_char,
+    out_voice: *mut *mut AvowVoice,
+    open: impl FnOnce(&Engine, ConsentPurpose, &str) -> Result<VerifiedVoice, Failure>,
+) -> AvowStatus {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        unsafe {
+            clear_out(out_voice, "out_voice")?;
+            let engine = ref_arg(engine, "engine")?;
+            let purpose = purpose_arg(text_arg(purpose, "purpose")?)?;
+            let language = text_arg(language, "language")?;
+            let voice = open(&engine.engine, purpose, language)?;
+            out_voice.write(Box::into_raw(Box::new(AvowVoice { voice })));
+        }
+        Ok(())
+    })
+}
+
+/// The engine, voice and text that both synthesis calls take, checked in
+/// that order.
+///
+/// # Safety
+/// `engine` and `voice` are `NULL` or live for `'a`; `text` is `NULL` or a
+/// NUL-terminated string that lives for `'a`.
+unsafe fn speech_args<'a>(
+    engine: *const AvowEngine,
+    voice: *const AvowVoice,
+    text: *const c_char,
+) -> Result<(&'a Engine, &'a VerifiedVoice, &'a str), Failure> {
+    // SAFETY: forwarded contract.
+    unsafe { Ok((&ref_arg(engine, "engine")?.engine, &ref_arg(voice, "voice")?.voice, text_arg(text, "text")?)) }
+}
+
 /// The avow version, e.g. `"0.1.0"`. Static storage: never free it.
 #[no_mangle]
 pub extern "C" fn avow_version() -> *const c_char {
@@ -416,13 +474,8 @@ pub unsafe extern "C" fn avow_engine_open(
 /// `engine` is `NULL` or a pointer from [`avow_engine_open`] not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn avow_engine_free(engine: *mut AvowEngine) {
-    if engine.is_null() {
-        return;
-    }
     // SAFETY: made by Box::into_raw in avow_engine_open, freed once by contract.
-    let owned = unsafe { Box::from_raw(engine) };
-    // Dropping runs no user code, but a panic must still not unwind into C.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    unsafe { free_handle(engine) }
 }
 
 /// The consent gate for a voice pack file: verifies `record_path` (a signed
@@ -448,20 +501,14 @@ pub unsafe extern "C" fn avow_voice_load(
     language: *const c_char,
     out_voice: *mut *mut AvowVoice,
 ) -> AvowStatus {
-    guard(|| {
-        // SAFETY: the caller's contract for every argument.
-        unsafe {
-            clear_out(out_voice, "out_voice")?;
-            let engine = ref_arg(engine, "engine")?;
+    // SAFETY: the caller's contract for every argument.
+    unsafe {
+        gated_voice(engine, purpose, language, out_voice, |engine, purpose, language| {
             let pack = path_arg(pack_path, "pack_path")?;
             let record = path_arg(record_path, "record_path")?;
-            let purpose = purpose_arg(text_arg(purpose, "purpose")?)?;
-            let language = text_arg(language, "language")?;
-            let voice = engine.engine.load_voice(&pack, &record, purpose, language)?;
-            out_voice.write(Box::into_raw(Box::new(AvowVoice { voice })));
-        }
-        Ok(())
-    })
+            Ok(engine.load_voice(&pack, &record, purpose, language)?)
+        })
+    }
 }
 
 /// A stock voice (`"jf_alpha"`, `"jf_gongitsune"`, `"jf_nezumi"`,
@@ -483,19 +530,13 @@ pub unsafe extern "C" fn avow_voice_stock(
     language: *const c_char,
     out_voice: *mut *mut AvowVoice,
 ) -> AvowStatus {
-    guard(|| {
-        // SAFETY: the caller's contract for every argument.
-        unsafe {
-            clear_out(out_voice, "out_voice")?;
-            let engine = ref_arg(engine, "engine")?;
+    // SAFETY: the caller's contract for every argument.
+    unsafe {
+        gated_voice(engine, purpose, language, out_voice, |engine, purpose, language| {
             let name = text_arg(name, "name")?;
-            let purpose = purpose_arg(text_arg(purpose, "purpose")?)?;
-            let language = text_arg(language, "language")?;
-            let voice = engine.engine.stock_voice(name, purpose, language)?;
-            out_voice.write(Box::into_raw(Box::new(AvowVoice { voice })));
-        }
-        Ok(())
-    })
+            Ok(engine.stock_voice(name, purpose, language)?)
+        })
+    }
 }
 
 /// The watermark payload every output of `voice` carries (its consent
@@ -527,12 +568,8 @@ pub unsafe extern "C" fn avow_voice_watermark(voice: *const AvowVoice, out_water
 /// [`avow_voice_stock`] not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn avow_voice_free(voice: *mut AvowVoice) {
-    if voice.is_null() {
-        return;
-    }
     // SAFETY: made by Box::into_raw in a voice constructor, freed once by contract.
-    let owned = unsafe { Box::from_raw(voice) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(owned)));
+    unsafe { free_handle(voice) }
 }
 
 /// Speaks `text` (UTF-8) with `voice` at `speed` (1.0 is natural; 0.5 to
@@ -561,10 +598,8 @@ pub unsafe extern "C" fn avow_speak(
                 return Err(Failure::new(AvowStatus::NullArgument, "`out_speech` is NULL"));
             }
             out_speech.write(AvowSpeech { samples: std::ptr::null_mut(), len: 0, sample_rate: AVOW_SAMPLE_RATE, watermark: 0 });
-            let engine = ref_arg(engine, "engine")?;
-            let voice = ref_arg(voice, "voice")?;
-            let text = text_arg(text, "text")?;
-            let speech = engine.engine.speak(&voice.voice, text, speed)?;
+            let (engine, voice, text) = speech_args(engine, voice, text)?;
+            let speech = engine.speak(voice, text, speed)?;
             let samples = speech.samples.into_boxed_slice();
             let len = samples.len();
             let ptr = if len == 0 { std::ptr::null_mut() } else { Box::into_raw(samples).cast::<f32>() };
@@ -623,12 +658,10 @@ pub unsafe extern "C" fn avow_stream(
     guard(|| {
         // SAFETY: the caller's contract for every argument.
         unsafe {
-            let engine = ref_arg(engine, "engine")?;
-            let voice = ref_arg(voice, "voice")?;
-            let text = text_arg(text, "text")?;
+            let (engine, voice, text) = speech_args(engine, voice, text)?;
             let callback = callback.ok_or_else(|| Failure::new(AvowStatus::NullArgument, "`callback` is NULL"))?;
             let mut delivered = 0usize;
-            for piece in engine.engine.stream(&voice.voice, text, speed)? {
+            for piece in engine.stream(voice, text, speed)? {
                 let piece = piece?;
                 // An empty piece has nothing to play; a zero-length call would only confuse players.
                 if piece.is_empty() {

@@ -29,8 +29,7 @@ fn avow(m: &GateMatrix, cache: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("AVOW_CACHE_DIR", cache)
         .env("AVOW_LEDGER", m.path("ledger.jsonl"))
-        // `avow say` has no revocation flag: the environment names the directory.
-        .env("AVOW_REVOCATION_DIR", &m.revocations)
+        .env_remove("AVOW_REVOCATION_DIR")
         .env_remove("AVOW_TRUST_DIR")
         .output()
         .unwrap()
@@ -41,7 +40,8 @@ fn say_args<'a>(m: &'a GateMatrix, pack: &'a Path, record: Option<&'a Path>, out
     if let Some(record) = record {
         args.extend(["--consent", record.to_str().unwrap()]);
     }
-    args.extend(["--purpose", PURPOSE, "--lang", LANGUAGE, "--trust", m.trust.to_str().unwrap(), "--out", out]);
+    args.extend(["--purpose", PURPOSE, "--lang", LANGUAGE, "--trust", m.trust.to_str().unwrap(), "--revoked", m.revocations.to_str().unwrap()]);
+    args.extend(["--out", out]);
     args
 }
 

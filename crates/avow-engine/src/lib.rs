@@ -3,7 +3,10 @@
 //! A voice is obtained only through the consent gate ([`Engine::load_voice`],
 //! [`Engine::stock_voice`]): the voice pack and its signed consent record are
 //! verified for a purpose and a language, and the pack is parsed from the
-//! exact bytes that were hashed. Synthesis ([`Engine::speak`],
+//! exact bytes that were hashed. The gate also stands alone
+//! ([`ConsentGate`]), so a command can refuse a voice before it spends
+//! seconds loading the model, then load it behind the same gate
+//! ([`Engine::with_gate`]). Synthesis ([`Engine::speak`],
 //! [`Engine::stream`]) runs the text front end and the Kokoro model, marks
 //! every sample with the watermark whose payload the consent record names,
 //! and appends an entry to the audit ledger (fsync'd) before the audio is
@@ -20,10 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use avow_consent::ledger::{Ledger, LedgerEntry};
-use avow_consent::{Purpose, RevocationStore, Timestamp, TrustStore, VerifyRequest};
+use avow_consent::{Purpose, Timestamp};
 use avow_kokoro::model::SAMPLES_PER_FRAME;
 use avow_kokoro::KModel;
-use avow_models::{ModelCache, ModelFiles};
 use avow_phonemize::EspeakPhonemizer;
 use avow_text::frontend::{TextFrontEnd, Utterance};
 use avow_text::lang::Language;
@@ -35,8 +37,10 @@ pub use avow_consent::Purpose as ConsentPurpose;
 pub use avow_kokoro::SAMPLE_RATE;
 pub use avow_voice::Voice as VerifiedVoice;
 
+mod gate;
 mod stock;
 
+pub use gate::ConsentGate;
 pub use stock::STOCK_VOICES;
 
 /// Errors of the engine; each names what failed.
@@ -237,16 +241,14 @@ pub const MAX_SPEED: f32 = 2.5;
 /// Smallest speed factor accepted.
 pub const MIN_SPEED: f32 = 0.5;
 
-/// The loaded model, front end, trust roots and ledger. Thread-safe: share
+/// The loaded model, front end, consent gate and ledger. Thread-safe: share
 /// one engine between callers (`&Engine` is `Sync`).
 pub struct Engine {
     model: KModel,
     front: TextFrontEnd<EspeakPhonemizer>,
-    files: ModelFiles,
-    trust: TrustStore,
-    /// Where revocations are read from at each voice load (see
-    /// [`EngineOptions::revocation_dirs`]).
-    revocation_dirs: Vec<PathBuf>,
+    /// Trust roots and the revocation directories read at each voice load
+    /// (see [`EngineOptions::revocation_dirs`]).
+    gate: ConsentGate,
     ledger: Mutex<Ledger>,
     key: Key,
 }
@@ -264,17 +266,21 @@ impl Engine {
     /// Loads the model (fetching and converting weights on first use), the
     /// phonemizer, the trust roots, revocations and the ledger.
     pub fn open(options: &EngineOptions) -> Result<Self, EngineError> {
-        let cache = ModelCache::from_dir_or_env(options.cache_dir.clone())?;
-        let files = cache.ensure(options.progress)?;
+        Self::with_gate(ConsentGate::open(options)?)
+    }
+
+    /// Loads the model, the phonemizer and the ledger behind a gate that is
+    /// already open, with the options the gate was opened with. For callers
+    /// that open their voice first ([`ConsentGate::load_voice`]), so that a
+    /// refused record is reported without waiting seconds for the model.
+    pub fn with_gate(gate: ConsentGate) -> Result<Self, EngineError> {
+        let files = gate.model_files()?;
         let model = KModel::from_file(&files.weights)?;
         let vocab_text =
             std::fs::read_to_string(&files.vocab).map_err(|source| EngineError::Io { path: files.vocab.clone(), source })?;
         let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EngineError::Invalid(format!("{}: {e}", files.vocab.display())))?;
         let phonemizer = EspeakPhonemizer::new().map_err(|e| EngineError::Phonemizer(e.to_string()))?;
-        let trust = TrustStore::resolve(&options.trust_dirs)?;
-        // Read once here so that a broken revocation directory fails at open.
-        RevocationStore::resolve(&options.revocation_dirs)?;
-        let ledger_path = match &options.ledger {
+        let ledger_path = match &gate.options().ledger {
             Some(p) => p.clone(),
             None => default_ledger_path()?,
         };
@@ -285,9 +291,7 @@ impl Engine {
         Ok(Self {
             model,
             front: TextFrontEnd::new(phonemizer, vocab),
-            files,
-            trust,
-            revocation_dirs: options.revocation_dirs.clone(),
+            gate,
             ledger: Mutex::new(ledger),
             key: Key::default_public(),
         })
@@ -295,29 +299,25 @@ impl Engine {
 
     /// The consent gate for a voice pack file and its record: verifies for
     /// `purpose` and `language` (BCP-47, also the language spoken), against
-    /// the revocations on disk now.
+    /// the revocations on disk now, and checks that a speaker adapter in the
+    /// pack fits this model.
     pub fn load_voice(&self, pack: &Path, record: &Path, purpose: Purpose, language: &str) -> Result<Voice, EngineError> {
-        check_language(language)?;
-        let request = VerifyRequest::new(purpose, language);
-        let revocations = RevocationStore::resolve(&self.revocation_dirs)?;
-        let consent = avow_consent::verify_files(record, pack, &request, &self.trust, &revocations)?;
-        let voice = Voice::from_consent(consent)?;
-        // A speaker adapter that does not fit this model is refused now, not
-        // at the first sentence.
-        self.model_for(&voice)?;
+        let voice = self.gate.load_voice(pack, record, purpose, language)?;
+        self.check_fits(&voice)?;
         Ok(voice)
     }
 
     /// A stock voice through its signed stock record.
     pub fn stock_voice(&self, name: &str, purpose: Purpose, language: &str) -> Result<Voice, EngineError> {
-        check_language(language)?;
-        let record = stock::record(name).ok_or_else(|| EngineError::UnknownVoice { name: name.to_string() })?;
-        let pack_path = self.files.voices.get(name).ok_or_else(|| EngineError::UnknownVoice { name: name.to_string() })?;
-        let pack = avow_consent::read_limited(pack_path, avow_voice::MAX_PACK_BYTES)?;
-        let request = VerifyRequest::new(purpose, language);
-        let revocations = RevocationStore::resolve(&self.revocation_dirs)?;
-        let consent = avow_consent::verify(record.as_bytes(), pack, &request, &self.trust, &revocations)?;
-        Ok(Voice::from_consent(consent)?)
+        self.gate.stock_voice(name, purpose, language)
+    }
+
+    /// Checks that a voice from a [`ConsentGate`] can speak through this
+    /// model: a speaker adapter (voice banking) that does not fit it is
+    /// refused now, not at the first sentence. [`Engine::load_voice`] does
+    /// this itself.
+    pub fn check_fits(&self, voice: &Voice) -> Result<(), EngineError> {
+        self.model_for(voice).map(drop)
     }
 
     /// Speaks `text` with `voice` at `speed` (1.0 = natural) in the language

@@ -9,10 +9,10 @@ use anyhow::{bail, Context};
 use avow_dub::plan::{Align, FitOptions};
 use avow_dub::shard::Shard;
 use avow_dub::subs::Subtitles;
-use avow_engine::{ConsentPurpose, Engine, EngineError, EngineOptions, VerifiedVoice, SAMPLE_RATE, STOCK_VOICES};
+use avow_engine::{ConsentPurpose, VerifiedVoice, SAMPLE_RATE};
 use sha2::{Digest, Sha256};
 
-use crate::cmd::say::{check_writable, output_dir};
+use crate::cmd::say::{check_writable, open_voice_and_engine, output_dir, EngineArgs};
 
 /// Arguments of `avow dub`.
 #[derive(clap::Args)]
@@ -72,15 +72,8 @@ pub struct Args {
     /// Do only shard I of N (0-based) of the batch: the files at list positions I, I+N, I+2N, ...
     #[arg(long)]
     shard: Option<Shard>,
-    /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Extra directory of trusted issuer keys (repeatable).
-    #[arg(long)]
-    trust: Vec<PathBuf>,
-    /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).
-    #[arg(long)]
-    ledger: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -123,9 +116,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("--lufs {l} is outside -70..=0");
         }
     }
-    if args.consent.is_none() && !STOCK_VOICES.contains(&args.voice.as_str()) && !Path::new(&args.voice).exists() {
-        return Err(EngineError::UnknownVoice { name: args.voice.clone() }.into());
-    }
     if let Some(bed) = &args.bed {
         if !bed.is_file() {
             bail!("background track {} does not exist", bed.display());
@@ -133,29 +123,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let jobs = plan_jobs(&args)?;
     let batch = args.subs.len() > 1 || args.subs_list.is_some() || args.shard.is_some();
-    let options = EngineOptions {
-        cache_dir: args.cache_dir.clone(),
-        trust_dirs: args.trust.clone(),
-        revocation_dirs: Vec::new(),
-        ledger: args.ledger.clone(),
-        progress: std::io::stderr().is_terminal(),
+    // The consent gate before the model loads: a refusal costs milliseconds.
+    let (engine, voice) = match open_voice_and_engine(&args.engine, &args.voice, args.consent.as_deref(), ConsentPurpose::Dubbing, &args.lang)? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
     };
-    let engine = Engine::open(&options)?;
-    let voice_path = PathBuf::from(&args.voice);
-    let voice = match (&args.consent, STOCK_VOICES.contains(&args.voice.as_str())) {
-        (Some(record), _) => engine.load_voice(&voice_path, record, ConsentPurpose::Dubbing, &args.lang),
-        (None, true) => engine.stock_voice(&args.voice, ConsentPurpose::Dubbing, &args.lang),
-        (None, false) => bail!("{} is a voice pack: give its signed consent record with --consent RECORD", voice_path.display()),
-    };
-    let voice = match voice {
-        Ok(v) => v,
-        Err(EngineError::Consent(e)) => {
-            eprintln!("avow: consent refused: {e}");
-            return Ok(ExitCode::from(e.exit_code()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let model_id = model_identity(args.cache_dir.clone())?;
+    let model_id = model_identity(args.engine.cache_dir.clone())?;
     let bed_sha = match &args.bed {
         Some(p) => Some(sha256_file(p)?),
         None => None,

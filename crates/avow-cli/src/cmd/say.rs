@@ -1,11 +1,11 @@
 //! `avow say` and `avow voices`: speech through the engine's gated path.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use avow_engine::{Engine, EngineError, EngineOptions, SAMPLE_RATE, STOCK_VOICES};
+use avow_engine::{ConsentGate, ConsentPurpose, Engine, EngineError, EngineOptions, VerifiedVoice, SAMPLE_RATE, STOCK_VOICES};
 
 /// Largest text accepted on standard input or as an argument (the front end's limit).
 const MAX_TEXT_BYTES: usize = 1 << 20;
@@ -38,16 +38,41 @@ pub struct Args {
     /// sentence by sentence (builds with the `audio-device` feature).
     #[arg(long, conflicts_with = "out")]
     play: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// The engine's options on the command line of every command that speaks
+/// (`say`, `dub`): model cache, trust roots, revocations and ledger.
+#[derive(clap::Args)]
+pub(crate) struct EngineArgs {
     /// Model cache directory (default: $AVOW_CACHE_DIR, then ~/.cache/avow).
     #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
     /// Directory of trusted issuer keys (repeatable). Replaces the default trust
     /// roots ($AVOW_TRUST_DIR, ~/.config/avow/trust and the built-in stock-voice key).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     trust: Vec<PathBuf>,
+    /// Directory of signed revocations (repeatable; `avow consent revoke` writes them).
+    /// Replaces the default ($AVOW_REVOCATION_DIR, then ~/.config/avow/revoked).
+    #[arg(long, value_name = "DIR", alias = "revocations")]
+    revoked: Vec<PathBuf>,
     /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).
     #[arg(long)]
     ledger: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    /// The engine options these arguments name (progress bars on a terminal only).
+    pub(crate) fn options(&self) -> EngineOptions {
+        EngineOptions {
+            cache_dir: self.cache_dir.clone(),
+            trust_dirs: self.trust.clone(),
+            revocation_dirs: self.revoked.clone(),
+            ledger: self.ledger.clone(),
+            progress: std::io::stderr().is_terminal(),
+        }
+    }
 }
 
 /// Arguments of `avow voices`.
@@ -56,7 +81,7 @@ pub struct VoicesArgs {}
 
 /// Runs `avow say`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let purpose = avow_engine::ConsentPurpose::parse(&args.purpose)
+    let purpose = ConsentPurpose::parse(&args.purpose)
         .with_context(|| format!("unknown purpose `{}` (aac, accessibility, dubbing, narration, research)", args.purpose))?;
     let text = match &args.text {
         Some(t) => t.clone(),
@@ -67,9 +92,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("the text is empty");
     }
     avow_engine::check_language(&args.lang)?;
-    if args.consent.is_none() && !STOCK_VOICES.contains(&args.voice.as_str()) && !PathBuf::from(&args.voice).exists() {
-        return Err(EngineError::UnknownVoice { name: args.voice.clone() }.into());
-    }
     if text.len() > MAX_TEXT_BYTES {
         bail!("the text is {} bytes; the limit is {MAX_TEXT_BYTES} bytes: split it into smaller pieces", text.len());
     }
@@ -80,30 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !to_stdout && player.is_none() {
         check_writable(&out)?;
     }
-    let options = EngineOptions {
-        cache_dir: args.cache_dir.clone(),
-        trust_dirs: args.trust.clone(),
-        revocation_dirs: Vec::new(),
-        ledger: args.ledger.clone(),
-        progress: std::io::stderr().is_terminal(),
-    };
-    let engine = Engine::open(&options)?;
-    let voice_path = PathBuf::from(&args.voice);
-    let voice = match (&args.consent, STOCK_VOICES.contains(&args.voice.as_str())) {
-        (Some(record), _) => engine.load_voice(&voice_path, record, purpose, &args.lang),
-        (None, true) => engine.stock_voice(&args.voice, purpose, &args.lang),
-        (None, false) if voice_path.exists() => {
-            bail!("{} is a voice pack: give its signed consent record with --consent RECORD", voice_path.display())
-        }
-        (None, false) => Err(EngineError::UnknownVoice { name: args.voice.clone() }),
-    };
-    let voice = match voice {
-        Ok(v) => v,
-        Err(EngineError::Consent(e)) => {
-            eprintln!("avow: consent refused: {e}");
-            return Ok(ExitCode::from(e.exit_code()));
-        }
-        Err(e) => return Err(e.into()),
+    let (engine, voice) = match open_voice_and_engine(&args.engine, &args.voice, args.consent.as_deref(), purpose, &args.lang)? {
+        Ok(opened) => opened,
+        Err(refused) => return Ok(refused),
     };
     if let Some(player) = player {
         player.speak(engine.stream(&voice, &text, args.speed)?)?;
@@ -165,6 +166,39 @@ fn write_wav_streaming(
     }
     tmp.persist(out).map_err(|e| e.error).with_context(|| format!("cannot write {}", out.display()))?;
     Ok((samples as f64 / SAMPLE_RATE as f64, voice.consent().watermark_payload()))
+}
+
+/// Opens `--voice` (a stock voice name, or a voice pack file with its
+/// `--consent` record) through the consent gate, and only then, for a voice
+/// that passed, the engine (seconds: the model loads) and checks that the
+/// voice fits its model. `Ok(Err(code))` is a refusal, already reported on
+/// standard error, with its consent exit code (those of `avow consent verify`).
+pub(crate) fn open_voice_and_engine(
+    engine_args: &EngineArgs,
+    voice: &str,
+    consent: Option<&Path>,
+    purpose: ConsentPurpose,
+    lang: &str,
+) -> anyhow::Result<Result<(Engine, VerifiedVoice), ExitCode>> {
+    let gate = ConsentGate::open(&engine_args.options())?;
+    let pack = Path::new(voice);
+    let opened = match consent {
+        Some(record) => gate.load_voice(pack, record, purpose, lang),
+        None if STOCK_VOICES.contains(&voice) => gate.stock_voice(voice, purpose, lang),
+        None if pack.exists() => bail!("{} is a voice pack: give its signed consent record with --consent RECORD", pack.display()),
+        None => Err(EngineError::UnknownVoice { name: voice.to_string() }),
+    };
+    let voice = match opened {
+        Ok(voice) => voice,
+        Err(EngineError::Consent(e)) => {
+            eprintln!("avow: consent refused: {e}");
+            return Ok(Err(ExitCode::from(e.exit_code())));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let engine = Engine::with_gate(gate)?;
+    engine.check_fits(&voice)?;
+    Ok(Ok((engine, voice)))
 }
 
 /// Runs `avow voices`.

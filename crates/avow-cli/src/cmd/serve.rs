@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use avow_engine::{Engine, EngineError, EngineOptions};
-use avow_serve::{Limits, ServeConfig, ServeError, Server};
+use avow_engine::{ConsentGate, Engine, EngineError, EngineOptions};
+use avow_serve::{Limits, ServeConfig, ServeError, Server, VoiceSource};
 
 /// Arguments of `avow serve`.
 #[derive(clap::Args)]
@@ -66,7 +66,7 @@ pub struct Args {
     trust: Vec<PathBuf>,
     /// Directory of revocation statements (repeatable; replaces $AVOW_REVOCATION_DIR
     /// and ~/.config/avow/revoked). Read again for every request.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", alias = "revoked")]
     revocations: Vec<PathBuf>,
     /// Audit ledger file (default: $AVOW_LEDGER, then ~/.local/share/avow/ledger.jsonl).
     #[arg(long)]
@@ -115,14 +115,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ledger: args.ledger.clone(),
         progress: std::io::stderr().is_terminal(),
     };
-    let engine = Engine::open(&options)?;
+    // Every voice through the consent gate before the model loads, so that a
+    // refused record stops the start in milliseconds; `Server::bind` checks
+    // them again against the loaded engine (adapters need the model).
+    let gate = ConsentGate::open(&options)?;
+    for spec in &config.voices {
+        let checked = match &spec.source {
+            VoiceSource::Stock => gate.stock_voice(&spec.name, purpose, &spec.language),
+            VoiceSource::Pack { pack, consent } => gate.load_voice(pack, consent, purpose, &spec.language),
+        };
+        if let Err(source) = checked {
+            return refused_or_error(ServeError::Voice { name: spec.name.clone(), source });
+        }
+    }
+    let engine = Engine::with_gate(gate)?;
     let server = match Server::bind(engine, config) {
         Ok(s) => s,
-        Err(ServeError::Voice { name, source: EngineError::Consent(e) }) => {
-            eprintln!("avow: consent refused for voice `{name}`: {e}");
-            return Ok(ExitCode::from(e.exit_code()));
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return refused_or_error(e),
     };
     let handle = server.shutdown_handle();
     watch_signals(handle)?;
@@ -134,6 +143,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     server.run()?;
     eprintln!("avow serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A voice refused by the consent gate ends the start with its consent exit
+/// code; any other failure is an error.
+fn refused_or_error(e: ServeError) -> anyhow::Result<ExitCode> {
+    match e {
+        ServeError::Voice { name, source: EngineError::Consent(e) } => {
+            eprintln!("avow: consent refused for voice `{name}`: {e}");
+            Ok(ExitCode::from(e.exit_code()))
+        }
+        e => Err(e.into()),
+    }
 }
 
 fn resolve_listen(text: &str) -> anyhow::Result<SocketAddr> {

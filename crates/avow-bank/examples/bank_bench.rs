@@ -10,7 +10,7 @@
 //!   transcripts (Whisper tiny.en's, from the ASR fixture) — no GE2E involved;
 //! - median F0 (YIN) against the speaker's.
 //!
-//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speakers 1688,2033] [--out DIR]
+//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--out DIR]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -145,8 +145,11 @@ fn main() {
         let (train, held) = if aligned.len() > 1 { aligned.split_at(aligned.len() - 1) } else { (&aligned[..], &[][..]) };
         eprintln!("  {s}: aligned {} recordings in {:.0} s", aligned.len(), t0.elapsed().as_secs_f32());
         let validate_every: usize = arg("--validate-every").map(|v| v.parse().unwrap()).unwrap_or(25);
-        let config = AdaptConfig { steps, validate_every, ..Default::default() };
-        let result = adapt(&model, &table, train, held, &config, None, |r| {
+        // The guide is the bank's own centroid: the held-out utterances stay unseen.
+        let speaker_weight: f64 = arg("--speaker-weight").map(|v| v.parse().unwrap()).unwrap_or(AdaptConfig::default().speaker_weight);
+        let guide = (speaker_weight > 0.0).then(|| avow_bank::SpeakerGuide { encoder: &encoder, embedding: target_e.as_slice() });
+        let config = AdaptConfig { steps, validate_every, speaker_weight, ..Default::default() };
+        let result = adapt(&model, &table, train, held, &config, guide.as_ref(), None, |r| {
             if let Some(v) = r.validation_loss {
                 eprintln!("  {s} step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
             }

@@ -121,7 +121,7 @@ fn main() {
         }
         let t0 = Instant::now();
         let config = AdaptConfig { steps, validate_every, ..Default::default() };
-        let result = adapt(&model, &start_table, &corpus[..take], &held, &config, None, |r| {
+        let result = adapt(&model, &start_table, &corpus[..take], &held, &config, None, None, |r| {
             if let Some(v) = r.validation_loss {
                 eprintln!("  {m} min step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
             }

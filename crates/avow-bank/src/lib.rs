@@ -13,7 +13,8 @@
 //!    recording from its aligned text, its own F0 and the predictor's energy
 //!    (multi-resolution STFT and log-mel losses, [`loss`]); the predictor's
 //!    duration encoder and F0 blocks are trained toward the measured
-//!    durations and F0. Held-out recordings decide when to stop (the best
+//!    durations and F0; a [`SpeakerGuide`] adds a GE2E speaker-similarity
+//!    term on the rendered crops. Held-out recordings decide when to stop (the best
 //!    validation loss wins), and a checkpoint is an adapter, so training can
 //!    resume.
 //!
@@ -34,7 +35,7 @@ pub mod train;
 pub use align::{align, AlignedRecording};
 pub use prompts::{parse_prompt_file, PromptError, PROMPTS_EN_US};
 pub use session::{RecordingSession, Rejection, SessionError, Take, TakeCheck, TakeLimits};
-pub use train::{adapt, AdaptConfig, Adaptation, StepReport};
+pub use train::{adapt, AdaptConfig, Adaptation, SpeakerGuide, StepReport};
 
 /// Errors from aligning or adapting.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,17 @@
 //!   durations (L1, relative to the mean duration) and its F0 on the
 //!   recording's voiced frames (L1 of log F0).
 //!
+//! With a [`SpeakerGuide`], the rendered crop is also embedded by the GE2E
+//! speaker encoder and pulled toward the speaker's embedding (cosine): the
+//! spectral losses alone fit each crop's envelope but can drift away from
+//! what makes the voice recognisably the speaker's over a whole sentence.
+//!
 //! Every `validate_every` steps the same losses on held-out recordings (fixed
 //! middle crops) decide which adapter is kept.
 
+use avow_clone::Downsample24To16;
 use avow_kokoro::{KModel, StyleAdapter};
+use avow_speaker::SpeakerEncoder;
 use candle_core::{Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
@@ -48,6 +55,9 @@ pub struct AdaptConfig {
     pub duration_weight: f64,
     /// Weight of the term holding the predictor's energy where it started.
     pub energy_weight: f64,
+    /// Weight of the speaker term (1 − cosine to the [`SpeakerGuide`]'s
+    /// embedding); unused without a guide.
+    pub speaker_weight: f64,
     /// Seed for the order of recordings and the crops.
     pub seed: u64,
 }
@@ -62,9 +72,26 @@ impl Default for AdaptConfig {
             f0_weight: 1.0,
             duration_weight: 0.5,
             energy_weight: 0.2,
+            speaker_weight: 1.0,
             seed: 1,
         }
     }
+}
+
+/// The speaker the adapted voice should sound like, as the GE2E speaker
+/// encoder hears it: typically the centroid of the enrollment recordings.
+pub struct SpeakerGuide<'a> {
+    /// The encoder whose differentiable path scores the rendered crops.
+    pub encoder: &'a SpeakerEncoder,
+    /// The target embedding (unit norm, [`avow_speaker::EMBEDDING_DIM`] values).
+    pub embedding: &'a [f32],
+}
+
+/// The speaker term's fixed parts.
+struct SpeakerTerm<'a> {
+    encoder: &'a SpeakerEncoder,
+    target: Tensor,
+    down: Downsample24To16,
 }
 
 /// After each step.
@@ -142,7 +169,7 @@ impl<'a> Example<'a> {
     }
 
     /// The step's loss with `model` for the decoder crop starting at frame `at`.
-    fn loss(&self, model: &KModel, recon: &ReconstructionLoss, config: &AdaptConfig, at: usize) -> Result<Tensor, BankError> {
+    fn loss(&self, model: &KModel, recon: &ReconstructionLoss, speaker: Option<&SpeakerTerm>, config: &AdaptConfig, at: usize) -> Result<Tensor, BankError> {
         let frames = self.rec.frames();
         let width = config.crop_frames.min(frames);
         let at = at.min(frames - width);
@@ -151,6 +178,11 @@ impl<'a> Example<'a> {
         let audio = model.decode(&self.asr.narrow(2, at, width)?, &f0, &self.energy.narrow(1, 2 * at, 2 * width)?, &self.style)?;
         let target = Tensor::new(&self.rec.audio[at * FRAME..(at + width) * FRAME], device)?;
         let mut total = recon.forward(&audio, &target)?;
+        if let Some(term) = speaker {
+            let embedding = term.encoder.embed_tensor(&term.down.forward(&audio.flatten_all()?)?)?;
+            let cosine = (embedding * &term.target)?.sum_all()?;
+            total = (total + ((1.0 - cosine)? * config.speaker_weight)?)?;
+        }
 
         let prosody = model.predict_prosody(&self.ids, &self.style, &self.rec.durations)?;
         let inner = prosody.durations.narrow(0, 1, self.rec.ids.len() - 2)?;
@@ -189,13 +221,16 @@ impl SplitMix {
 
 /// Trains an adapter for `model` speaking with style table `table`
 /// (`510 × 256` values) on `train`, validating on `held_out`. `resume`
-/// continues from a checkpoint adapter at step `resume_step`.
+/// continues from a checkpoint adapter at step `resume_step`. `guide`, when
+/// given, adds the speaker term to the training and held-out losses.
+#[allow(clippy::too_many_arguments)]
 pub fn adapt(
     model: &KModel,
     table: &[f32],
     train: &[AlignedRecording],
     held_out: &[AlignedRecording],
     config: &AdaptConfig,
+    guide: Option<&SpeakerGuide>,
     resume: Option<(&StyleAdapter, usize)>,
     mut on_step: impl FnMut(&StepReport),
 ) -> Result<Adaptation, BankError> {
@@ -209,6 +244,13 @@ pub fn adapt(
         return Err(BankError::Input("crop_frames must be at least 4 and validate_every at least 1".into()));
     }
     let recon = ReconstructionLoss::new(model.device())?;
+    let speaker = match guide.filter(|_| config.speaker_weight > 0.0) {
+        Some(g) if g.embedding.len() != avow_speaker::EMBEDDING_DIM || g.embedding.iter().any(|v| !v.is_finite()) => {
+            return Err(BankError::Input(format!("a speaker embedding has {} finite values, not {}", g.embedding.len(), avow_speaker::EMBEDDING_DIM)));
+        }
+        Some(g) => Some(SpeakerTerm { encoder: g.encoder, target: Tensor::new(g.embedding, model.device())?, down: Downsample24To16::new(model.device())? }),
+        None => None,
+    };
     if let Some(short) = train.iter().chain(held_out).find(|r| r.audio.len().min(config.crop_frames * FRAME) < recon.min_samples()) {
         return Err(BankError::Input(format!("a recording of {:.2} s is too short to train on", short.secs())));
     }
@@ -269,7 +311,7 @@ pub fn adapt(
         let mut sum = 0f32;
         for ex in &held_ex {
             let middle = ex.rec.frames().saturating_sub(config.crop_frames) / 2;
-            sum += ex.loss(m, &recon, config, middle)?.to_scalar::<f32>()?;
+            sum += ex.loss(m, &recon, speaker.as_ref(), config, middle)?.to_scalar::<f32>()?;
         }
         Ok(Some(sum / held_ex.len() as f32))
     };
@@ -289,7 +331,7 @@ pub fn adapt(
         }
         let ex = &train_ex[order[slot]];
         let at = rng.below(ex.rec.frames().saturating_sub(config.crop_frames) + 1);
-        let loss = ex.loss(&trainable, &recon, config, at)?;
+        let loss = ex.loss(&trainable, &recon, speaker.as_ref(), config, at)?;
         let train_loss = loss.to_scalar::<f32>()?;
         if !train_loss.is_finite() {
             return Err(BankError::Input(format!("training diverged at step {step} (loss {train_loss})")));

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use avow_bank::{adapt, align, AdaptConfig};
+use avow_bank::{adapt, align, AdaptConfig, SpeakerGuide};
 use avow_kokoro::KModel;
 
 fn cache() -> Option<PathBuf> {
@@ -48,7 +48,7 @@ fn a_few_steps_move_a_stock_voice_toward_the_banked_speech() {
     assert!(voiced > rec.f0.len() / 4, "the speech should be largely voiced");
 
     let config = AdaptConfig { steps: 6, validate_every: 6, learning_rate: 1e-2, ..AdaptConfig::default() };
-    let result = adapt(&model, &start, std::slice::from_ref(&rec), std::slice::from_ref(&rec), &config, None, |_| {}).unwrap();
+    let result = adapt(&model, &start, std::slice::from_ref(&rec), std::slice::from_ref(&rec), &config, None, None, |_| {}).unwrap();
     let (before, after) = (result.start_validation.unwrap(), result.best_validation.unwrap());
     eprintln!("held-out loss {before:.3} -> {after:.3}");
     assert!(after < before, "training did not lower the loss: {before} -> {after}");
@@ -57,6 +57,24 @@ fn a_few_steps_move_a_stock_voice_toward_the_banked_speech() {
     let names: Vec<String> = result.adapter.to_tensors().into_iter().map(|(n, _, _)| n).collect();
     assert!(names.iter().all(|n| !n.starts_with("adapter.predictor.N.")), "energy blocks are not trained");
     assert!(names.iter().any(|n| n.starts_with("adapter.decoder.generator.")));
+
+    // A speaker guide adds 1 − cosine (weighted) to every loss, and a
+    // malformed embedding is refused rather than broadcast.
+    let encoder = avow_speaker::SpeakerEncoder::from_cache(false).unwrap();
+    let wav16 = avow_audio::resample(&speech, 24_000, 16_000).unwrap();
+    let heard = encoder.embed(&avow_speaker::frontend::normalize_volume(&wav16)).unwrap();
+    let one = AdaptConfig { steps: 1, validate_every: 1, speaker_weight: 2.0, ..AdaptConfig::default() };
+    let guide = SpeakerGuide { encoder: &encoder, embedding: heard.as_slice() };
+    let held = std::slice::from_ref(&rec);
+    let plain = adapt(&model, &start, held, held, &one, None, None, |_| {}).unwrap().start_validation.unwrap();
+    let guided = adapt(&model, &start, held, held, &one, Some(&guide), None, |_| {}).unwrap().start_validation.unwrap();
+    eprintln!("held-out loss without guide {plain:.3}, with {guided:.3}");
+    assert!(guided > plain && guided < plain + 2.0 * 2.0, "the speaker term is missing or out of range: {plain} -> {guided}");
+    let off = AdaptConfig { speaker_weight: 0.0, ..one.clone() };
+    let unguided = adapt(&model, &start, held, held, &off, Some(&guide), None, |_| {}).unwrap().start_validation.unwrap();
+    assert_eq!(unguided, plain, "speaker_weight 0 must leave the loss alone");
+    let short = SpeakerGuide { encoder: &encoder, embedding: &heard.as_slice()[..100] };
+    assert!(adapt(&model, &start, held, held, &one, Some(&short), None, |_| {}).is_err());
 }
 
 #[test]
@@ -67,12 +85,12 @@ fn bad_inputs_are_refused_not_panicked_on() {
     // Far too short for the phonemes.
     assert!(align(&model, &[50, 60, 70, 80], &start[..256], &[0.0; 1200]).is_err());
     // Nothing to train on.
-    assert!(adapt(&model, &start, &[], &[], &AdaptConfig::default(), None, |_| {}).is_err());
+    assert!(adapt(&model, &start, &[], &[], &AdaptConfig::default(), None, None, |_| {}).is_err());
     let rec = avow_bank::AlignedRecording { ids: vec![0, 50, 0], durations: vec![1, 4, 1], audio: vec![0.01; 3600], f0: vec![0.0; 12] };
     // A wrong-size style table.
-    assert!(adapt(&model, &start[..256], std::slice::from_ref(&rec), &[], &AdaptConfig::default(), None, |_| {}).is_err());
+    assert!(adapt(&model, &start[..256], std::slice::from_ref(&rec), &[], &AdaptConfig::default(), None, None, |_| {}).is_err());
     // A recording whose parts disagree (audio not 600 samples per frame).
     let broken = avow_bank::AlignedRecording { audio: vec![0.01; 3000], ..rec.clone() };
-    let err = adapt(&model, &start, &[broken], &[], &AdaptConfig::default(), None, |_| {}).unwrap_err();
+    let err = adapt(&model, &start, &[broken], &[], &AdaptConfig::default(), None, None, |_| {}).unwrap_err();
     assert!(err.to_string().contains("inconsistent"), "{err}");
 }

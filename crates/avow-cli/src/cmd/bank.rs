@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use avow_bank::{adapt, align, checkpoint, AdaptConfig, AlignedRecording, StepReport};
+use avow_bank::{adapt, align, checkpoint, AdaptConfig, AlignedRecording, SpeakerGuide, StepReport};
 use avow_consent::dsse::CONSENT_PAYLOAD_TYPE;
 use avow_consent::{default_fingerprint, sha256_hex, Envelope, Purpose, RevocationStore, TrustStore, VerifyRequest};
 use avow_kokoro::KModel;
@@ -313,7 +313,10 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let started = Instant::now();
     let mut checkpoint_error = None;
-    let result = adapt(&model, &pack.style, train_set, held_set, &config, resume.as_ref().map(|(ad, s)| (ad, *s)), |r: &StepReport| {
+    // The recordings' own centroid guides the timbre (the pack's enrolled
+    // speaker, when it has one, was just checked to be the same person).
+    let guide = SpeakerGuide { encoder: &encoder, embedding: enrollment.centroid.as_slice() };
+    let result = adapt(&model, &pack.style, train_set, held_set, &config, Some(&guide), resume.as_ref().map(|(ad, s)| (ad, *s)), |r: &StepReport| {
         bar.inc(1);
         if let Some(v) = r.validation_loss {
             bar.set_message(format!("held-out loss {v:.3}"));

@@ -83,7 +83,7 @@ impl Default for AdaptConfig {
 pub struct SpeakerGuide<'a> {
     /// The encoder whose differentiable path scores the rendered crops.
     pub encoder: &'a SpeakerEncoder,
-    /// The target embedding (unit norm, [`avow_speaker::EMBEDDING_DIM`] values).
+    /// The target embedding ([`avow_speaker::EMBEDDING_DIM`] values; normalized here).
     pub embedding: &'a [f32],
 }
 
@@ -245,10 +245,19 @@ pub fn adapt(
     }
     let recon = ReconstructionLoss::new(model.device())?;
     let speaker = match guide.filter(|_| config.speaker_weight > 0.0) {
-        Some(g) if g.embedding.len() != avow_speaker::EMBEDDING_DIM || g.embedding.iter().any(|v| !v.is_finite()) => {
-            return Err(BankError::Input(format!("a speaker embedding has {} finite values, not {}", g.embedding.len(), avow_speaker::EMBEDDING_DIM)));
+        Some(g) => {
+            let norm = g.embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if g.embedding.len() != avow_speaker::EMBEDDING_DIM || !norm.is_finite() || norm == 0.0 {
+                return Err(BankError::Input(format!(
+                    "the speaker embedding must be {} finite values, not all zero (got {})",
+                    avow_speaker::EMBEDDING_DIM,
+                    g.embedding.len()
+                )));
+            }
+            // Unit norm, so that the term is 1 − cosine whatever the caller passed.
+            let target = (Tensor::new(g.embedding, model.device())? / norm as f64)?;
+            Some(SpeakerTerm { encoder: g.encoder, target, down: Downsample24To16::new(model.device())? })
         }
-        Some(g) => Some(SpeakerTerm { encoder: g.encoder, target: Tensor::new(g.embedding, model.device())?, down: Downsample24To16::new(model.device())? }),
         None => None,
     };
     if let Some(short) = train.iter().chain(held_out).find(|r| r.audio.len().min(config.crop_frames * FRAME) < recon.min_samples()) {

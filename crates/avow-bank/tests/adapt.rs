@@ -75,6 +75,9 @@ fn a_few_steps_move_a_stock_voice_toward_the_banked_speech() {
     assert_eq!(unguided, plain, "speaker_weight 0 must leave the loss alone");
     let short = SpeakerGuide { encoder: &encoder, embedding: &heard.as_slice()[..100] };
     assert!(adapt(&model, &start, held, held, &one, Some(&short), None, |_| {}).is_err());
+    let zero = [0f32; 256];
+    let silent = SpeakerGuide { encoder: &encoder, embedding: &zero };
+    assert!(adapt(&model, &start, held, held, &one, Some(&silent), None, |_| {}).is_err());
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! held-out recordings and the same text (Whisper's transcript) spoken by the
 //! start voice and by the clone.
 //!
-//! cargo run --release -p avow-clone --example clone_bench -- [--steps N] [--average-tail K] [--speakers 1688,2033] [--out DIR]
+//! cargo run --release -p avow-clone --example clone_bench -- [--steps N] [--speakers 1688,2033] [--out DIR]
 //!
 //! With `--out DIR`, the clone's and the start voices' speech of the 10
 //! evaluation sentences is written there (16 kHz) for the intelligibility
@@ -56,7 +56,6 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let steps: usize = arg("--steps").map(|s| s.parse().expect("--steps takes a number")).unwrap_or(16);
-    let average_tail: usize = arg("--average-tail").map(|s| s.parse().expect("--average-tail takes a number")).unwrap_or(SearchConfig::default().average_tail);
     let out = arg("--out").map(PathBuf::from);
     let data = PathBuf::from(std::env::var("AVOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data/librispeech".into())).join("test-other");
     let speakers: Vec<String> =
@@ -174,7 +173,7 @@ fn main() {
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("stock voices");
         let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
-        let result = search(&model, &encoder, &stock[best].1, &spread, &training, &target, &SearchConfig { steps, average_tail, ..Default::default() }, |r| {
+        let result = search(&model, &encoder, &stock[best].1, &spread, &training, &target, &SearchConfig { steps, ..Default::default() }, |r| {
             eprintln!(
                 "  {s} step {:>3}: cos {:.3} f0 err {:+.2} st |z| {:.2}",
                 r.step,

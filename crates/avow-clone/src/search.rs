@@ -16,10 +16,6 @@
 //! curve (which the decoder renders), averaged in log2 over the points YIN
 //! found voiced; its value is replaced by YIN's (a straight-through
 //! estimate), since a shift of the whole curve moves both alike.
-//!
-//! Each step sees one sentence, so the iterate swings around the goal (the
-//! pitch by 2–4 semitones from step to step); the result is the average of
-//! the iterates over the second half of the steps rather than the last one.
 
 use avow_kokoro::KModel;
 use candle_core::{DType, Device, Tensor, Var};
@@ -58,14 +54,11 @@ pub struct SearchConfig {
     pub f0_weight: f64,
     /// Weight of the mean squared normalized offset.
     pub prior_weight: f64,
-    /// Average the iterates of the last `1/average_tail` of the steps (1:
-    /// all of them; 0: keep only the last iterate).
-    pub average_tail: usize,
 }
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        Self { steps: 16, learning_rate: 0.15, f0_weight: 1.0, prior_weight: 0.02, average_tail: 2 }
+        Self { steps: 16, learning_rate: 0.15, f0_weight: 1.0, prior_weight: 0.02 }
     }
 }
 
@@ -157,7 +150,6 @@ pub fn search<E: SpeakerEmbedder>(
     let mut history = Vec::with_capacity(config.steps);
     // A fixed interleaving of the sentences (stride coprime to their count).
     let stride = coprime_stride(sentences.len());
-    let mut average = TailAverage::new(config.steps, config.average_tail);
     for step in 0..config.steps {
         let tokens = &sentences[(step * stride) % sentences.len()];
         let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
@@ -184,7 +176,6 @@ pub fn search<E: SpeakerEmbedder>(
         let prior = z.as_tensor().sqr()?.mean_all()?;
         loss = (loss + (&prior * config.prior_weight)?)?;
         opt.backward_step(&loss)?;
-        average.record(step, z.as_tensor())?;
         let report = StepReport {
             step,
             cosine: cosine.to_scalar::<f32>()?,
@@ -194,46 +185,8 @@ pub fn search<E: SpeakerEmbedder>(
         on_step(&report);
         history.push(report);
     }
-    let offset: Vec<f32> = average.result(z.as_tensor())?.mul(&spread_t)?.squeeze(0)?.to_vec1()?;
+    let offset: Vec<f32> = z.as_tensor().mul(&spread_t)?.squeeze(0)?.to_vec1()?;
     Ok(SearchResult { offset, history })
-}
-
-/// Mean of the iterates from step `from` on ([`SearchConfig::average_tail`]).
-struct TailAverage {
-    from: usize,
-    sum: Option<Tensor>,
-    count: usize,
-}
-
-impl TailAverage {
-    fn new(steps: usize, tail: usize) -> Self {
-        let from = match tail {
-            0 => steps.saturating_sub(1),
-            k => steps - steps / k,
-        };
-        Self { from, sum: None, count: 0 }
-    }
-
-    /// Notes the iterate after step `step` (from 0).
-    fn record(&mut self, step: usize, z: &Tensor) -> candle_core::Result<()> {
-        if step >= self.from {
-            let z = z.detach();
-            self.sum = Some(match self.sum.take() {
-                Some(sum) => (sum + z)?,
-                None => z,
-            });
-            self.count += 1;
-        }
-        Ok(())
-    }
-
-    /// The average, or `last` when no step was averaged.
-    fn result(&self, last: &Tensor) -> candle_core::Result<Tensor> {
-        match &self.sum {
-            Some(sum) => sum / self.count as f64,
-            None => Ok(last.detach()),
-        }
-    }
 }
 
 /// The pitch term's error in octaves for one rendering: YIN's median on the
@@ -319,21 +272,6 @@ mod tests {
         assert_eq!((g[2], g[4]), (0.0, 0.0), "unmarked points get no gradient");
         assert!(masked_mean_log2_tensor(var.as_tensor(), &[false; 5]).unwrap().is_none());
         assert!(masked_mean_log2_tensor(var.as_tensor(), &[true; 3]).unwrap().is_none(), "a mask of the wrong length is refused");
-    }
-
-    #[test]
-    fn the_result_averages_the_last_iterates() {
-        let mean_of = |steps: usize, tail: usize| -> f32 {
-            let mut avg = TailAverage::new(steps, tail);
-            for step in 0..steps {
-                avg.record(step, &Tensor::new(&[step as f32], &Device::Cpu).unwrap()).unwrap();
-            }
-            avg.result(&Tensor::new(&[-1f32], &Device::Cpu).unwrap()).unwrap().to_vec1::<f32>().unwrap()[0]
-        };
-        assert_eq!(mean_of(16, 2), 11.5, "steps 8..16");
-        assert_eq!(mean_of(16, 1), 7.5, "every step");
-        assert_eq!(mean_of(16, 0), 15.0, "the last step only");
-        assert_eq!(mean_of(0, 2), -1.0, "no steps: the last iterate as given");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //!   (DTW-aligned), averaged;
 //! - median F0 (YIN).
 //!
-//! cargo run --release -p avow-bank --example stock_target_bench -- [--start jf_nezumi] [--target jf_alpha] [--minutes 1,3,10] [--steps 150]
+//! Training is guided, as `avow bank train` is, by the GE2E centroid of the
+//! training speech itself (`--speaker-weight 0` turns the guide off).
+//!
+//! cargo run --release -p avow-bank --example stock_target_bench -- [--start jf_nezumi] [--target jf_alpha] [--minutes 1,3,10] [--steps 150] [--speaker-weight 1]
 
 use std::path::Path;
 use std::time::Instant;
@@ -29,6 +32,8 @@ fn main() {
     let minutes: Vec<f64> =
         arg("--minutes").unwrap_or_else(|| "1,3,10".into()).split(',').map(|m| m.parse().unwrap()).collect();
     let validate_every: usize = arg("--validate-every").map(|v| v.parse().unwrap()).unwrap_or(25);
+    let speaker_weight: f64 =
+        arg("--speaker-weight").map(|v| v.parse().unwrap()).unwrap_or(AdaptConfig::default().speaker_weight);
 
     let cache = avow_models::ModelCache::from_dir_or_env(None).unwrap();
     let files = cache.ensure(false).unwrap();
@@ -64,6 +69,7 @@ fn main() {
     let t0 = Instant::now();
     // The target speaks the corpus; the start voice's synthesis aligns it.
     let mut corpus: Vec<AlignedRecording> = Vec::new();
+    let mut corpus_audio: Vec<Vec<f32>> = Vec::new();
     let mut seconds = 0.0;
     for ids in &units {
         let audio = speak(&model, &target_table, ids);
@@ -71,6 +77,7 @@ fn main() {
         let rec = align(&model, ids, &start_table[row * 256..(row + 1) * 256], &audio).unwrap();
         seconds += rec.secs() as f64;
         corpus.push(rec);
+        corpus_audio.push(audio);
         // Two more recordings beyond the largest set are held out.
         if seconds > largest && corpus.len() >= 3 {
             break;
@@ -101,7 +108,7 @@ fn main() {
             / wavs.len() as f32
     };
     let start_wavs = render(&model, &start_table);
-    println!("Start {start_name}, target {target_name}; {steps} steps; evaluation: the 10 sentences of avow_clone::sentences::EVAL_EN.");
+    println!("Start {start_name}, target {target_name}; {steps} steps, speaker weight {speaker_weight}; evaluation: the 10 sentences of avow_clone::sentences::EVAL_EN.");
     println!();
     println!("| training speech | GE2E to target | MCD to target (dB) | F0 target / voice (Hz) | train s | best step |");
     println!("|---|---|---|---|---|---|");
@@ -120,8 +127,12 @@ fn main() {
             take += 1;
         }
         let t0 = Instant::now();
-        let config = AdaptConfig { steps, validate_every, ..Default::default() };
-        let result = adapt(&model, &start_table, &corpus[..take], &held, &config, None, None, |r| {
+        // The guide sees only the training speech, never the evaluation sentences.
+        let guide_embedding = centroid(&corpus_audio[..take]);
+        let guide = (speaker_weight > 0.0)
+            .then(|| avow_bank::SpeakerGuide { encoder: &encoder, embedding: guide_embedding.as_slice() });
+        let config = AdaptConfig { steps, validate_every, speaker_weight, ..Default::default() };
+        let result = adapt(&model, &start_table, &corpus[..take], &held, &config, guide.as_ref(), None, |r| {
             if let Some(v) = r.validation_loss {
                 eprintln!("  {m} min step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
             }

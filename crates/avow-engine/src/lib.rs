@@ -116,13 +116,53 @@ pub struct EngineOptions {
     pub progress: bool,
 }
 
-/// Frames (600 samples, 25 ms each) of the first utterance that a stream's
-/// first piece holds at least, counted from where the piece starts: about
-/// the first word or two. The piece ends in the middle of the next word
-/// boundary (a space or clause mark), where the rest is joined on.
-pub const OPENING_FRAMES: usize = 20;
-/// Fewest frames left after the opening for it to be cut off at all: a
-/// short remainder is rendered with the opening in one piece.
+/// How a stream's first utterance is cut into pieces (see [`Engine::stream`]).
+///
+/// The first piece holds at least `opening_frames` frames (600 samples,
+/// 25 ms each) from just before the first phoneme, up to the middle of the
+/// next word boundary (a space or clause mark); each later piece holds at
+/// least `growth` times the frames of the one before. The decoder's cost
+/// grows with the frames it renders, so a short opening is heard soon;
+/// pieces grow so that a player keeps ahead: while piece k+1 renders, the
+/// pieces before it play, which holds for any model faster than 1/`growth`
+/// of real time. Every cut is a seam (two renderings cross-faded, each
+/// normalized over its own frames), so faster growth sounds closer to the
+/// whole sentence but leaves gaps on a slower machine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PieceSchedule {
+    /// Fewest frames in the first piece, counted from where it starts.
+    pub opening_frames: usize,
+    /// Each later piece holds at least this many times the frames of the
+    /// one before (1 or more; `f32::INFINITY` renders all after the opening
+    /// in one piece).
+    pub growth: f32,
+}
+
+impl Default for PieceSchedule {
+    /// An opening of about one word, then the rest of the sentence in one
+    /// piece. Measured on 2 cores (BENCHMARKS.md, "Pieces of the first
+    /// sentence"): the model runs near real time there, so growing pieces
+    /// did not shorten the wait after the opening, while every extra seam
+    /// moved the sentence's sound further from its whole rendering.
+    fn default() -> Self {
+        Self { opening_frames: 8, growth: f32::INFINITY }
+    }
+}
+
+impl PieceSchedule {
+    /// The fewest frames of the piece after one of `previous` frames.
+    fn next_min_frames(&self, previous: usize) -> usize {
+        let grown = (previous as f32 * self.growth.max(1.0)).ceil();
+        if grown.is_finite() && grown < usize::MAX as f32 {
+            grown as usize
+        } else {
+            usize::MAX / 2
+        }
+    }
+}
+
+/// Fewest frames left after a cut for it to be made at all: a short
+/// remainder is rendered with the piece before it.
 pub const OPENING_REST_MIN_FRAMES: usize = 12;
 /// Most tokens of a stream's first utterance (about ten words): a longer
 /// first sentence is cut at a clause mark or word boundary before this, so
@@ -136,10 +176,19 @@ const FIRST_UTTERANCE_MIN_TOKENS: usize = 12;
 /// stream's first piece keeps before the first phoneme. Kept short so that
 /// the first sound comes early and no time is spent rendering silence.
 pub const LEAD_KEEP_FRAMES: usize = 2;
-/// Frames rendered past the cut on each side of the opening split, so that
-/// convolution edges fall outside the audio that is kept.
+/// Frames rendered past a cut on each side, so that convolution edges fall
+/// outside the audio that is kept.
 const SEAM_CONTEXT_FRAMES: usize = 4;
-/// Samples over which the opening piece and the rest cross-fade (25 ms).
+/// Frames a stream renders after the model's predicted energy has fallen
+/// to silence at the end of an utterance, for the last sound to decay. The
+/// rest of the closing pause, typically 15 to 25 frames of near-silence
+/// that would cost as much to render as speech, is streamed as digital
+/// silence of the same length, so the timing is the model's.
+pub const TAIL_KEEP_FRAMES: usize = 4;
+/// Predicted energy below which a frame is silence: the model predicts
+/// about −9 in pauses and 5 to 9 in speech (`N`, the decoder's input).
+const SILENT_ENERGY: f32 = -8.0;
+/// Samples over which two pieces of the first utterance cross-fade (25 ms).
 const SEAM_FADE_SAMPLES: usize = SAMPLES_PER_FRAME;
 
 /// Audio samples one period of the watermark pattern spans at
@@ -404,12 +453,15 @@ impl Engine {
     /// Speaks `text` sentence by sentence: each item is the next piece of
     /// marked audio, available as soon as its sentence is synthesized. The
     /// first sentence starts just before its first phoneme (the model's
-    /// leading silence is cut to [`LEAD_KEEP_FRAMES`]) and its opening words
-    /// (at least [`OPENING_FRAMES`], up to the middle of the next word
-    /// boundary) come as a piece of their own, rendered from the whole
-    /// sentence's predicted prosody and cross-faded into the rest, so that a
-    /// player can start after a fraction of the first sentence's synthesis
-    /// time; see [`SpeechStream::whole_sentences`] to turn that off. Each
+    /// leading silence is cut to [`LEAD_KEEP_FRAMES`]) and comes in pieces
+    /// cut at word boundaries ([`PieceSchedule`]: by default its opening
+    /// word, then the rest), all rendered from the whole sentence's
+    /// predicted prosody and cross-faded into each other, so that a player
+    /// can start after a small fraction of the first sentence's synthesis
+    /// time. Every utterance's closing pause, after the predicted energy has
+    /// fallen to silence, is streamed as silence rather than rendered; see
+    /// [`SpeechStream::schedule`] to change the cuts and
+    /// [`SpeechStream::whole_sentences`] to turn them off. Each
     /// piece gets its own ledger entry. Concatenated, the pieces carry the same
     /// watermark as [`Engine::speak`] would have applied to the whole.
     pub fn stream<'a>(&'a self, voice: &'a Voice, text: &str, speed: f32) -> Result<SpeechStream<'a>, EngineError> {
@@ -426,6 +478,8 @@ impl Engine {
             marker: Some(Watermarker::new(&self.key, voice.consent().watermark_payload()).into_stream()),
             spoke: false,
             split_first: true,
+            live: true,
+            schedule: PieceSchedule::default(),
             rest: None,
         })
     }
@@ -534,28 +588,79 @@ fn split_long_first(vocab: &KokoroVocab, u: &mut Utterance) -> Option<Utterance>
 }
 
 /// Where a stream's first piece starts and, if the utterance is long
-/// enough, the frame at which it hands over to the rest: the middle of the
-/// first word boundary (a token in `boundaries`) at least
-/// [`OPENING_FRAMES`] after the start, leaving at least
-/// [`OPENING_REST_MIN_FRAMES`]. `durations` are per token with the pads,
-/// `ids` without.
-fn opening_cut(durations: &[u32], ids: &[u32], boundaries: &[u32]) -> (usize, Option<usize>) {
-    let total: usize = durations.iter().map(|&d| d as usize).sum();
+/// enough, the frame at which it hands over to the next piece (see
+/// [`next_cut`] with at least `opening_frames`). `durations` are per token
+/// with the pads, `ids` without.
+fn opening_cut(durations: &[u32], ids: &[u32], boundaries: &[u32], opening_frames: usize) -> (usize, Option<usize>) {
     let lead = durations.first().map_or(0, |&d| d as usize);
     let start = lead.saturating_sub(LEAD_KEEP_FRAMES);
-    let mut at = lead;
+    (start, next_cut(durations, ids, boundaries, start, opening_frames))
+}
+
+/// The end of a piece that starts at frame `from`: the middle of the first
+/// word boundary (a token in `boundaries`) at least `min_frames` after
+/// `from`, or `None` when there is none or it would leave fewer than
+/// [`OPENING_REST_MIN_FRAMES`] (the piece then runs to the end).
+fn next_cut(durations: &[u32], ids: &[u32], boundaries: &[u32], from: usize, min_frames: usize) -> Option<usize> {
+    let total: usize = durations.iter().map(|&d| d as usize).sum();
+    let mut at = durations.first().map_or(0, |&d| d as usize);
     for (&id, &d) in ids.iter().zip(durations.iter().skip(1)) {
         let d = d as usize;
         if boundaries.contains(&id) {
             let middle = at + d / 2;
-            if middle >= start + OPENING_FRAMES {
-                let cut = (total >= middle + OPENING_REST_MIN_FRAMES).then_some(middle);
-                return (start, cut);
+            if middle >= from + min_frames {
+                return (total >= middle + OPENING_REST_MIN_FRAMES).then_some(middle);
             }
         }
         at += d;
     }
-    (start, None)
+    None
+}
+
+/// Splits `piece` at sample `seam`: keeps what comes before the fade that
+/// is centred there and returns the fade's samples, which the next piece
+/// cross-fades with its own rendering of them.
+fn hold_back(piece: &mut Vec<f32>, seam: usize) -> Vec<f32> {
+    let half = SEAM_FADE_SAMPLES / 2;
+    let held = piece[seam - half..seam + half].to_vec();
+    piece.truncate(seam - half);
+    held
+}
+
+/// The frame from which an utterance's closing pause is streamed as
+/// silence: [`TAIL_KEEP_FRAMES`] after the model's predicted energy (two
+/// values per frame) has fallen for good below [`SILENT_ENERGY`]. `None`
+/// when that would skip nothing worth a render. The energy, not the tokens,
+/// says where speech ends: the model often gives the last phoneme a long
+/// duration and most of it is silence.
+fn silent_tail_from(energy: &[f32]) -> Option<usize> {
+    let silent = energy.iter().rev().take_while(|&&e| e < SILENT_ENERGY).count();
+    let total = energy.len() / 2;
+    let from = (energy.len() - silent).div_ceil(2) + TAIL_KEEP_FRAMES;
+    (from + SEAM_CONTEXT_FRAMES < total).then_some(from)
+}
+
+/// Renders frames `range` of `prepared` with the model, except that frames
+/// from `silent_from` on are not rendered: the audio fades out over the
+/// 25 ms before it and is zero after, at the same length.
+fn render_with_silent_tail(
+    model: &KModel,
+    prepared: &avow_kokoro::Prepared,
+    range: std::ops::Range<usize>,
+    silent_from: Option<usize>,
+) -> Result<Vec<f32>, EngineError> {
+    let Some(silent) = silent_from.filter(|&s| s >= range.start + SEAM_CONTEXT_FRAMES && s + SEAM_CONTEXT_FRAMES <= range.end) else {
+        return Ok(model.render_frames(prepared, range)?);
+    };
+    let mut audio = model.render_frames(prepared, range.start..silent + SEAM_CONTEXT_FRAMES)?;
+    let keep = (silent - range.start) * SAMPLES_PER_FRAME;
+    audio.truncate(keep);
+    let fade = SEAM_FADE_SAMPLES.min(keep);
+    for (i, s) in audio[keep - fade..].iter_mut().enumerate() {
+        *s *= 1.0 - (i as f32 + 0.5) / fade as f32;
+    }
+    audio.resize(range.len() * SAMPLES_PER_FRAME, 0.0);
+    Ok(audio)
 }
 
 /// Joins `head` (ending in the samples held back at the seam) and `rest`
@@ -611,37 +716,71 @@ pub struct SpeechStream<'a> {
     spoke: bool,
     /// The first utterance is still to come and gets split after its opening words.
     split_first: bool,
+    /// Pieces are for a listener: the first utterance is cut into pieces
+    /// and closing pauses are streamed as silence. Off for files
+    /// ([`Self::whole_sentences`]), which get exactly [`Engine::speak`]'s audio.
+    live: bool,
+    /// Where the first utterance is cut.
+    schedule: PieceSchedule,
     /// The first utterance's frames after its opening piece, still to render.
     rest: Option<Rest>,
 }
 
-/// The part of a stream's first utterance after its opening piece.
+/// The part of a stream's first utterance that is still to render.
 struct Rest {
     text: String,
     prepared: avow_kokoro::Prepared,
+    /// The utterance's tokens, without the pads, to find word boundaries.
+    ids: Vec<u32>,
+    /// Token ids that end a word (space, clause marks).
+    boundaries: Vec<u32>,
     /// First frame of the rest (the middle of a word boundary).
     cut: usize,
-    /// The opening piece's rendering of the samples around `cut`, to cross-fade.
+    /// Frames in the piece that ended at `cut`; the next holds more.
+    previous_frames: usize,
+    /// Where the utterance's closing pause is streamed as silence.
+    silent_from: Option<usize>,
+    /// The previous piece's rendering of the samples around `cut`, to cross-fade.
     held: Vec<f32>,
 }
 
 impl SpeechStream<'_> {
     /// Speaks the first sentence whole, with its leading pause, instead of
-    /// splitting off its opening words for a faster first piece: for files,
-    /// where nobody listens to the first piece before the rest arrives, and
-    /// the output is then exactly [`Engine::speak`]'s, sentence by sentence.
+    /// splitting off its opening words for a faster first piece, and renders
+    /// closing pauses instead of streaming them as silence: for files, where
+    /// nobody listens to the first piece before the rest arrives, and the
+    /// output is then exactly [`Engine::speak`]'s, sentence by sentence.
     pub fn whole_sentences(mut self) -> Self {
         self.split_first = false;
+        self.live = false;
+        self
+    }
+
+    /// Cuts the first sentence by `schedule` instead of
+    /// [`PieceSchedule::default`] (a slower machine needs faster growth to
+    /// keep ahead of playback).
+    pub fn schedule(mut self, schedule: PieceSchedule) -> Self {
+        self.schedule = schedule;
         self
     }
 
     fn next_piece(&mut self) -> Result<Option<(String, Vec<f32>)>, EngineError> {
         if let Some(rest) = self.rest.take() {
             let model = self.engine.model_for(self.voice)?;
-            let from = rest.cut - SEAM_CONTEXT_FRAMES;
-            let audio = model.render_frames(&rest.prepared, from..rest.prepared.frames())?;
+            let min_frames = self.schedule.next_min_frames(rest.previous_frames);
+            let next = next_cut(rest.prepared.durations(), &rest.ids, &rest.boundaries, rest.cut, min_frames);
+            let end = next.map_or(rest.prepared.frames(), |c| c + SEAM_CONTEXT_FRAMES);
+            let audio = render_with_silent_tail(&model, &rest.prepared, rest.cut - SEAM_CONTEXT_FRAMES..end, rest.silent_from)?;
+            // The piece starts where the held samples do, half a fade before `cut`.
             let seam = SEAM_CONTEXT_FRAMES * SAMPLES_PER_FRAME - rest.held.len() / 2;
-            return Ok(Some((rest.text, cross_fade(&rest.held, &audio[seam.min(audio.len())..]))));
+            let mut piece = cross_fade(&rest.held, &audio[seam.min(audio.len())..]);
+            if let Some(next) = next {
+                let held = hold_back(&mut piece, (next - rest.cut) * SAMPLES_PER_FRAME + rest.held.len() / 2);
+                let text = rest.text.clone();
+                self.rest = Some(Rest { cut: next, previous_frames: next - rest.cut, held, ..rest });
+                return Ok(Some((text, piece)));
+            }
+            return Ok(Some((rest.text, piece)));
         }
         loop {
             if let Some(mut u) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) {
@@ -652,7 +791,7 @@ impl SpeechStream<'_> {
                     let audio = self.opening(&u)?;
                     return Ok(Some((u.text.clone(), audio)));
                 }
-                let audio = self.engine.synthesize(self.voice, &u, self.speed)?;
+                let audio = if self.live { self.whole_utterance(&u)? } else { self.engine.synthesize(self.voice, &u, self.speed)? };
                 return Ok(Some((u.text.clone(), audio)));
             }
             match self.sentences.next() {
@@ -681,18 +820,35 @@ impl SpeechStream<'_> {
         let prepared = model.prepare(&u.ids, style, self.speed)?;
         let vocab = self.engine.front.vocab();
         let boundaries: Vec<u32> = [' ', ',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
-        let (start, cut) = opening_cut(prepared.durations(), &u.ids, &boundaries);
+        let (start, cut) = opening_cut(prepared.durations(), &u.ids, &boundaries, self.schedule.opening_frames);
+        let silent_from = silent_tail_from(&prepared.energy()?);
         let Some(cut) = cut else {
-            return Ok(model.render_frames(&prepared, start..prepared.frames())?);
+            return render_with_silent_tail(&model, &prepared, start..prepared.frames(), silent_from);
         };
         let mut head = model.render_frames(&prepared, start..cut + SEAM_CONTEXT_FRAMES)?;
-        let seam = (cut - start) * SAMPLES_PER_FRAME;
-        let half = SEAM_FADE_SAMPLES / 2;
-        let held = head[seam - half..seam + half].to_vec();
-        head.truncate(seam - half);
+        let held = hold_back(&mut head, (cut - start) * SAMPLES_PER_FRAME);
         drop(model);
-        self.rest = Some(Rest { text: u.text.clone(), prepared, cut, held });
+        self.rest = Some(Rest {
+            text: u.text.clone(),
+            prepared,
+            ids: u.ids.clone(),
+            boundaries,
+            cut,
+            previous_frames: cut - start,
+            silent_from,
+            held,
+        });
         Ok(head)
+    }
+
+    /// A later utterance, rendered in one piece with its closing pause as silence.
+    fn whole_utterance(&self, u: &Utterance) -> Result<Vec<f32>, EngineError> {
+        check_known(u)?;
+        let model = self.engine.model_for(self.voice)?;
+        let style = self.voice.style_row(u.ids.len().saturating_sub(1));
+        let prepared = model.prepare(&u.ids, style, self.speed)?;
+        let silent_from = silent_tail_from(&prepared.energy()?);
+        render_with_silent_tail(&model, &prepared, 0..prepared.frames(), silent_from)
     }
 
     fn next_marked(&mut self) -> Result<Option<Vec<f32>>, EngineError> {
@@ -742,7 +898,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stream_opens_at_a_word_boundary_after_its_opening_frames() {
+    fn a_stream_opens_at_a_word_boundary_and_its_pieces_grow() {
         const SPACE: u32 = 16;
         const COMMA: u32 = 3;
         let boundaries = [SPACE, COMMA];
@@ -751,21 +907,33 @@ mod tests {
         let mut durations = vec![13u32];
         durations.extend(ids.iter().map(|&t| if t == SPACE { 2 } else { 3 }));
         durations.push(1);
-        let (start, cut) = opening_cut(&durations, &ids, &boundaries);
+        let (start, cut) = opening_cut(&durations, &ids, &boundaries, 8);
         assert_eq!(start, 13 - LEAD_KEEP_FRAMES, "the leading pad is cut to a few frames");
-        // Spaces start at frames 25, 39 and 47; the first whose middle is
-        // OPENING_FRAMES past the start (11 + 20 = 31) is the second.
-        assert_eq!(cut, Some(40));
-        // Too little left after the only qualifying boundary: one piece.
-        let mut short = durations[..13].to_vec();
+        // Spaces start at frames 25, 39 and 47 (68 frames in all); the first
+        // whose middle is 8 frames past the start (11 + 8 = 19) is the first.
+        assert_eq!(cut, Some(26));
+        // The next piece holds at least 1.4 times the opening's 15 frames
+        // (21, so a middle at 47 or later): the third space.
+        let schedule = PieceSchedule { opening_frames: 8, growth: 1.4 };
+        assert_eq!(schedule.next_min_frames(15), 21);
+        assert_eq!(next_cut(&durations, &ids, &boundaries, 26, 21), Some(48));
+        // After that no boundary is far enough: the last piece runs to the end.
+        assert_eq!(next_cut(&durations, &ids, &boundaries, 48, 31), None);
+        // Too little left after the only qualifying boundary (34 frames in
+        // all, a cut at 26 leaves 8): one piece.
+        let mut short = durations[..8].to_vec();
         short.push(1);
-        let (_, cut) = opening_cut(&short, &ids[..12], &boundaries);
-        assert_eq!(cut, None);
+        assert_eq!(opening_cut(&short, &ids[..7], &boundaries, 8), (11, None));
         // A single word has no boundary: one piece, still without the long lead.
-        let (start, cut) = opening_cut(&[13, 4, 4, 4, 4, 18, 12, 1], &[57, 135, 47, 83, 56, 4], &boundaries);
+        let (start, cut) = opening_cut(&[13, 4, 4, 4, 4, 18, 12, 1], &[57, 135, 47, 83, 56, 4], &boundaries, 8);
         assert_eq!((start, cut), (11, None));
         // A pad shorter than what is kept is kept whole.
-        assert_eq!(opening_cut(&[1, 5, 1], &[43], &boundaries), (0, None));
+        assert_eq!(opening_cut(&[1, 5, 1], &[43], &boundaries, 8), (0, None));
+        // Infinite growth: everything after the opening in one piece; growth
+        // below 1 would shrink the pieces and is taken as 1.
+        let whole_rest = PieceSchedule { opening_frames: 8, growth: f32::INFINITY };
+        assert_eq!(next_cut(&durations, &ids, &boundaries, 26, whole_rest.next_min_frames(15)), None);
+        assert_eq!(PieceSchedule { opening_frames: 8, growth: 0.2 }.next_min_frames(15), 15);
     }
 
     #[test]
@@ -800,6 +968,26 @@ mod tests {
         let mut u = utterance(&format!("{}.", words(10)));
         assert!(split_long_first(&vocab, &mut u).is_none());
         assert_eq!(u.ids.len(), 60);
+    }
+
+    #[test]
+    fn a_closing_pause_is_silent_after_the_energy_falls_and_short_ones_are_rendered() {
+        // 20 frames of speech, then 20 of predicted silence (two values per frame).
+        let mut energy = vec![7.0f32; 40];
+        energy.extend(vec![-9.0f32; 40]);
+        assert_eq!(silent_tail_from(&energy), Some(20 + TAIL_KEEP_FRAMES));
+        // A dip inside speech is not the end; only the final run counts.
+        energy[10] = -9.5;
+        assert_eq!(silent_tail_from(&energy), Some(20 + TAIL_KEEP_FRAMES));
+        // An odd half-frame of speech keeps its whole frame.
+        energy[40] = 6.0;
+        assert_eq!(silent_tail_from(&energy), Some(21 + TAIL_KEEP_FRAMES));
+        // A pause too short to skip anything worth it is rendered whole.
+        let mut short = vec![7.0f32; 40];
+        short.extend(vec![-9.0f32; 12]);
+        assert_eq!(silent_tail_from(&short), None);
+        // Speech to the end: nothing is silent.
+        assert_eq!(silent_tail_from(&[7.0; 80]), None);
     }
 
     #[test]

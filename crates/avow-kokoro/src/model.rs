@@ -254,6 +254,12 @@ impl Prepared {
     pub fn durations(&self) -> &[u32] {
         &self.durations
     }
+
+    /// The predicted energy, two values per frame (the decoder's `N`
+    /// input: about −9 in silence and 5 to 9 in speech).
+    pub fn energy(&self) -> Result<Vec<f32>, ModelError> {
+        Ok(self.energy.flatten_all()?.to_vec1()?)
+    }
 }
 
 impl KModel {

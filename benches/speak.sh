@@ -20,7 +20,7 @@ for t in 1 2; do
 done
 python3 tools/ort_bench.py --input tools/ort_bench_sentences.json --out "$out/ort" --threads 1,2 --repeats "$repeats" > "$out/ort.log" 2>&1
 for t in 1 2; do
-  RAYON_NUM_THREADS=$t target/release/examples/first_audio 5 > "$out/first-audio-$t.json"
+  RAYON_NUM_THREADS=$t target/release/examples/first_audio 5 --json > "$out/first-audio-$t.json"
 done
 python3 - "$out" <<'PY'
 import json, sys, pathlib
@@ -35,5 +35,8 @@ for r in ort["configs"]:
     print(f"| onnxruntime {ort['onnxruntime']} | {r['threads']} | {r['rtf']:.2f} | {r['cpu_per_audio_s']:.2f} | {r['peak_rss_mb']:.0f} |")
 for t in (1, 2):
     f = json.loads((out / f"first-audio-{t}.json").read_text())
-    print(f"\nfirst audio, {t} thread(s): {f['first_audio_s_median']*1000:.0f} ms (first chunk {f['first_chunk_audio_s']:.1f} s of audio)")
+    print(f"\nfirst audio, {t} thread(s), default schedule:")
+    for r in f["rows"]:
+        if "(default)" in r["schedule"]:
+            print(f"  {r['first_audio_s_median']*1000:.0f} ms (first piece {r['first_piece_audio_s']:.2f} s of audio, stalls {r['stall_s_median']*1000:.0f} ms): {r['text']}")
 PY

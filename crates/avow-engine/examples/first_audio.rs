@@ -32,12 +32,12 @@ const TEXTS: [(&str, &str); 4] = [
     ),
 ];
 
-/// The schedules compared: the default, growth 2, and the earlier designs.
+/// The schedules compared: none, the default, a shorter opening, and growing pieces.
 fn schedules() -> Vec<(&'static str, Option<PieceSchedule>)> {
     vec![
         ("whole sentences", None),
-        ("opening 20 frames, then the rest", Some(PieceSchedule { opening_frames: 20, growth: f32::INFINITY })),
-        ("opening 8, then the rest (default)", Some(PieceSchedule::default())),
+        ("opening 20 frames, then the rest (default)", Some(PieceSchedule::default())),
+        ("opening 8, then the rest", Some(PieceSchedule { opening_frames: 8, growth: f32::INFINITY })),
         ("opening 8, growth 2", Some(PieceSchedule { opening_frames: 8, growth: 2.0 })),
         ("opening 8, growth 1.4", Some(PieceSchedule { opening_frames: 8, growth: 1.4 })),
     ]

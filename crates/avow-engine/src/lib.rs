@@ -139,13 +139,15 @@ pub struct PieceSchedule {
 }
 
 impl Default for PieceSchedule {
-    /// An opening of about one word, then the rest of the sentence in one
-    /// piece. Measured on 2 cores (BENCHMARKS.md, "Pieces of the first
-    /// sentence"): the model runs near real time there, so growing pieces
-    /// did not shorten the wait after the opening, while every extra seam
-    /// moved the sentence's sound further from its whole rendering.
+    /// An opening of a word or two (at least 20 frames), then the rest of
+    /// the sentence in one piece. Measured on 2 cores (BENCHMARKS.md,
+    /// "Pieces of the first sentence"): the model runs near real time
+    /// there, so a shorter opening (8 frames) came 0 to 190 ms sooner but
+    /// left a longer wait after it, and growing pieces did not shorten that
+    /// wait, while every extra seam moved the sentence's sound further from
+    /// its whole rendering.
     fn default() -> Self {
-        Self { opening_frames: 8, growth: f32::INFINITY }
+        Self { opening_frames: 20, growth: f32::INFINITY }
     }
 }
 
@@ -455,7 +457,7 @@ impl Engine {
     /// first sentence starts just before its first phoneme (the model's
     /// leading silence is cut to [`LEAD_KEEP_FRAMES`]) and comes in pieces
     /// cut at word boundaries ([`PieceSchedule`]: by default its opening
-    /// word, then the rest), all rendered from the whole sentence's
+    /// words, then the rest), all rendered from the whole sentence's
     /// predicted prosody and cross-faded into each other, so that a player
     /// can start after a small fraction of the first sentence's synthesis
     /// time. Every utterance's closing pause, after the predicted energy has

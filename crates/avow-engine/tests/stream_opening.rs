@@ -1,4 +1,4 @@
-//! A stream's first sentence comes as its opening word and the rest (or,
+//! A stream's first sentence comes as its opening words and the rest (or,
 //! by schedule, growing pieces), rendered from one prosody prediction and
 //! joined without losing or repeating audio or changing the sentence's
 //! sound; its closing pause is silence; every piece is marked and logged.
@@ -28,20 +28,21 @@ fn the_first_sentence_opens_with_its_first_word_and_loses_no_audio_at_the_seams(
     let pieces: Vec<Vec<f32>> = engine.stream(&voice, text, 1.0).unwrap().collect::<Result<_, _>>().unwrap();
     let lengths: Vec<f64> = pieces.iter().map(|p| p.len() as f64 / f64::from(SAMPLE_RATE)).collect();
     eprintln!("piece lengths (s): {lengths:.2?}");
-    assert_eq!(pieces.len(), 2, "one sentence: its opening word and the rest");
+    assert_eq!(pieces.len(), 2, "one sentence: its opening words and the rest");
     let streamed: usize = pieces.iter().map(Vec::len).sum();
     // The whole sentence, less the leading pad beyond the frames the stream keeps.
     let timing = engine.timing(&voice, text).unwrap();
     let (lead, _) = timing.pad_samples_at(1.0);
     let dropped = lead.saturating_sub(LEAD_KEEP_FRAMES * 600);
     assert_eq!(streamed, timing.samples_at(1.0) - dropped, "the seam neither drops nor repeats samples");
-    assert!(pieces[0].len() * 8 < streamed, "the opening ({:.2} s) is a small part of the sentence", lengths[0]);
-    // Growing pieces, as a faster machine would use: more seams, same samples.
+    assert!(pieces[0].len() * 3 < streamed, "the opening ({:.2} s) is a small part of the sentence", lengths[0]);
+    // A short opening and growing pieces, as a faster machine would use:
+    // more seams, same samples.
     let schedule = PieceSchedule { opening_frames: 8, growth: 1.4 };
     let grown: Vec<Vec<f32>> = engine.stream(&voice, text, 1.0).unwrap().schedule(schedule).collect::<Result<_, _>>().unwrap();
     assert!(grown.len() >= 3, "growth 1.4 cuts a ten-word sentence more than once");
     assert_eq!(grown.iter().map(Vec::len).sum::<usize>(), streamed);
-    assert_eq!(grown[0], pieces[0], "the opening does not depend on the growth");
+    assert!(grown[0].len() < pieces[0].len(), "an 8-frame opening is shorter than the default's");
     for k in 1..grown.len() - 1 {
         assert!(grown[k].len() > grown[k - 1].len(), "piece {k} does not grow: {:?}", grown.iter().map(Vec::len).collect::<Vec<_>>());
     }

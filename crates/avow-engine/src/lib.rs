@@ -495,6 +495,15 @@ impl Engine {
         Ok(self.synthesize_full(voice, u, speed)?.audio)
     }
 
+    /// The model for `voice` and `u`'s predicted prosody, ready to render
+    /// by windows of frames (streams).
+    fn prepare(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<(std::borrow::Cow<'_, KModel>, avow_kokoro::Prepared), EngineError> {
+        check_known(u)?;
+        let model = self.model_for(voice)?;
+        let prepared = model.prepare(&u.ids, voice.style_row(u.ids.len().saturating_sub(1)), speed)?;
+        Ok((model, prepared))
+    }
+
     fn synthesize_full(&self, voice: &Voice, u: &Utterance, speed: f32) -> Result<avow_kokoro::Synthesis, EngineError> {
         check_known(u)?;
         // Kokoro picks the style row by phoneme count minus one.
@@ -816,10 +825,7 @@ impl SpeechStream<'_> {
     /// first, so the pieces join into one sentence rather than two phrases;
     /// only the decoder, most of the cost, runs per piece.
     fn opening(&mut self, u: &Utterance) -> Result<Vec<f32>, EngineError> {
-        check_known(u)?;
-        let model = self.engine.model_for(self.voice)?;
-        let style = self.voice.style_row(u.ids.len().saturating_sub(1));
-        let prepared = model.prepare(&u.ids, style, self.speed)?;
+        let (model, prepared) = self.engine.prepare(self.voice, u, self.speed)?;
         let vocab = self.engine.front.vocab();
         let boundaries: Vec<u32> = [' ', ',', ';', ':', '—'].iter().filter_map(|&c| vocab.id(c)).collect();
         let (start, cut) = opening_cut(prepared.durations(), &u.ids, &boundaries, self.schedule.opening_frames);
@@ -845,10 +851,7 @@ impl SpeechStream<'_> {
 
     /// A later utterance, rendered in one piece with its closing pause as silence.
     fn whole_utterance(&self, u: &Utterance) -> Result<Vec<f32>, EngineError> {
-        check_known(u)?;
-        let model = self.engine.model_for(self.voice)?;
-        let style = self.voice.style_row(u.ids.len().saturating_sub(1));
-        let prepared = model.prepare(&u.ids, style, self.speed)?;
+        let (model, prepared) = self.engine.prepare(self.voice, u, self.speed)?;
         let silent_from = silent_tail_from(&prepared.energy()?);
         render_with_silent_tail(&model, &prepared, 0..prepared.frames(), silent_from)
     }

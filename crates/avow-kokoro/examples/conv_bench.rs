@@ -1,4 +1,8 @@
-//! Micro-benchmark: candle conv1d (im2col) vs per-tap matmul accumulation.
+//! Micro-benchmark on the generator's convolution shapes: candle conv1d
+//! (im2col) vs per-tap matmul accumulation (f32) vs the int8 kernel
+//! (`avow_kernels::Int8Conv1d`, AVX-512 VNNI where available).
+//!
+//! `RAYON_NUM_THREADS=1 cargo run --release -p avow-kokoro --example conv_bench`
 use candle_core::{Device, Tensor};
 use std::time::Instant;
 fn main() -> candle_core::Result<()> {
@@ -25,7 +29,26 @@ fn main() -> candle_core::Result<()> {
         }
         let b = t.elapsed().as_secs_f64() / 5.0;
         let diff = (y1.squeeze(0)? - y2.unwrap())?.abs()?.max_all()?.to_scalar::<f32>()?;
-        println!("c{c} l{l} k{k} d{d}: im2col {:.1} ms, taps {:.1} ms, max diff {diff:.2e}", a * 1e3, b * 1e3);
+        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let q = avow_kernels::Int8Conv1d::new(&w.flatten_all()?.to_vec1::<f32>()?, (c, c, k), None, p, d)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let t = Instant::now();
+        let mut y3 = Vec::new();
+        for _ in 0..5 {
+            y3 = q.forward(&xs, l).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        }
+        let i8 = t.elapsed().as_secs_f64() / 5.0;
+        let y1: Vec<f32> = y1.flatten_all()?.to_vec1()?;
+        let err = y1.iter().zip(&y3).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt();
+        let norm = y1.iter().map(|a| a * a).sum::<f32>().sqrt();
+        println!(
+            "c{c} l{l} k{k} d{d}: im2col {:.1} ms, taps {:.1} ms (max diff {diff:.2e}), int8 {:.1} ms (relative error {:.2e}, VNNI {})",
+            a * 1e3,
+            b * 1e3,
+            i8 * 1e3,
+            err / norm,
+            avow_kernels::vnni_available()
+        );
     }
     Ok(())
 }

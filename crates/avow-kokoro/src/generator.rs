@@ -75,15 +75,12 @@ impl CustomOp1 for Snake {
             candle_core::bail!("snake: {c} channels for {} alphas", self.alpha.len());
         }
         let x = &data[start..end];
-        let mut y = Vec::with_capacity(x.len());
-        for (i, row) in x.chunks_exact(t).enumerate() {
-            let a = self.alpha[i % c];
-            let inv = 1.0 / a;
-            y.extend(row.iter().map(|&v| {
-                let s = (a * v).sin();
-                v + s * s * inv
-            }));
-        }
+        let y = if x.len() == c * t {
+            avow_kernels::snake(x, &self.alpha, t)
+        } else {
+            // Several batch items (c·t > 0 here, since x is not empty).
+            x.chunks_exact(c * t).flat_map(|item| avow_kernels::snake(item, &self.alpha, t)).collect()
+        };
         Ok((CpuStorage::F32(y), layout.shape().clone()))
     }
 

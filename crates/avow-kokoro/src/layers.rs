@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use avow_int8conv::Int8Conv1d;
+use avow_kernels::Int8Conv1d;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor, D};
 use candle_nn::VarBuilder;
@@ -46,7 +46,7 @@ pub fn set_int8_kernels(on: bool) {
 /// by this CPU.
 pub fn int8_kernels_active() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    INT8_KERNELS.load(Ordering::Relaxed) && *SUPPORTED.get_or_init(avow_int8conv::vnni_available)
+    INT8_KERNELS.load(Ordering::Relaxed) && *SUPPORTED.get_or_init(avow_kernels::vnni_available)
 }
 
 /// `DynamicQuantizeLinear` followed by dequantization, when emulation is on.
@@ -504,9 +504,30 @@ const INSTANCE_NORM_EPS: f64 = 1e-5;
 /// Per-row mean and reciprocal standard deviation (biased variance).
 fn row_stats(row: &[f32]) -> (f32, f32) {
     let n = row.len() as f64;
-    let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-    (mean as f32, (1.0 / (var + INSTANCE_NORM_EPS).sqrt()) as f32)
+    let mean = lane_sum(row, |v| v) / n;
+    let m = mean as f32;
+    let var = lane_sum(row, |v| (v - m) * (v - m)) / n;
+    (m, (1.0 / (var + INSTANCE_NORM_EPS).sqrt()) as f32)
+}
+
+/// `Σ f(v)` over a row, as 16 independent f32 partial sums of 64-sample
+/// blocks added up in f64: the compiler vectorizes the inner loop (a single
+/// f64 running sum it cannot), and no partial sum spans more than 64 values.
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    const LANES: usize = 16;
+    let mut total = 0f64;
+    let blocks = row.chunks_exact(4 * LANES);
+    let tail = blocks.remainder();
+    for block in blocks {
+        let mut acc = [0f32; LANES];
+        for quarter in block.chunks_exact(LANES) {
+            for (a, &v) in acc.iter_mut().zip(quarter) {
+                *a += f(v);
+            }
+        }
+        total += acc.iter().map(|&a| f64::from(a)).sum::<f64>();
+    }
+    total + tail.iter().map(|&v| f64::from(f(v))).sum::<f64>()
 }
 
 fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {

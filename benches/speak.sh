@@ -17,6 +17,7 @@ cd "$top"
 cargo build -q --release -p avow-engine --example speak_bench --example first_audio
 for t in 1 2; do
   RAYON_NUM_THREADS=$t target/release/examples/speak_bench tools/ort_bench_sentences.json "$repeats" > "$out/candle-$t.json"
+  RAYON_NUM_THREADS=$t target/release/examples/speak_bench tools/ort_bench_sentences.json "$repeats" --f32 > "$out/candle-f32-$t.json"
 done
 python3 tools/ort_bench.py --input tools/ort_bench_sentences.json --out "$out/ort" --threads 1,2 --repeats "$repeats" > "$out/ort.log" 2>&1
 for t in 1 2; do
@@ -28,9 +29,12 @@ out = pathlib.Path(sys.argv[1])
 ort = json.loads((out / "ort" / "report.json").read_text())
 print("| engine | threads | RTF (wall) | CPU s per audio s | peak RSS MB |")
 print("|---|---|---|---|---|")
-for t in (1, 2):
-    c = json.loads((out / f"candle-{t}.json").read_text())
-    print(f"| avow Candle | {t} | {c['rtf']:.2f} | {c['cpu_s_per_audio_s']:.2f} | {c['peak_rss_mb']:.0f} |")
+for name, label in (("candle", "avow Candle (int8 kernels)"), ("candle-f32", "avow Candle, f32 only (`--f32`)")):
+    for t in (1, 2):
+        c = json.loads((out / f"{name}-{t}.json").read_text())
+        if name == "candle" and not c.get("int8_kernels"):
+            label = "avow Candle (no AVX-512 VNNI: f32)"
+        print(f"| {label} | {t} | {c['rtf']:.2f} | {c['cpu_s_per_audio_s']:.2f} | {c['peak_rss_mb']:.0f} |")
 for r in ort["configs"]:
     print(f"| onnxruntime {ort['onnxruntime']} | {r['threads']} | {r['rtf']:.2f} | {r['cpu_per_audio_s']:.2f} | {r['peak_rss_mb']:.0f} |")
 for t in (1, 2):

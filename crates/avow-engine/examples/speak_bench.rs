@@ -1,9 +1,12 @@
 //! Model-level speed benchmark, the Candle side of `benches/speak.sh`: the
 //! same phoneme inputs as `tools/ort_bench.py` (no text front end, no
 //! watermark), median wall time per sentence, CPU time per audio second and
-//! peak RSS. Threads: set `RAYON_NUM_THREADS`.
+//! peak RSS. Threads: set `RAYON_NUM_THREADS`. `--f32` switches the int8
+//! kernels off (`avow_kokoro::layers::set_int8_kernels`). "first_synthesis_s"
+//! is the process's first call, which also quantizes the weights for the
+//! int8 kernels; the medians exclude it when REPEATS > 1.
 //!
-//! `cargo run --release -p avow-engine --example speak_bench -- tools/ort_bench_sentences.json [REPEATS]`
+//! `cargo run --release -p avow-engine --example speak_bench -- tools/ort_bench_sentences.json [REPEATS] [--f32]`
 //! (model cache: `AVOW_CACHE_DIR` or the default).
 
 use std::time::Instant;
@@ -31,7 +34,10 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let f32_only = args.iter().any(|a| a == "--f32");
+    args.retain(|a| a != "--f32");
+    avow_kokoro::layers::set_int8_kernels(!f32_only);
     let sentences: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args[1])?)?;
     let cache = avow_models::ModelCache::from_dir_or_env(None)?;
     let repeats: usize = args.get(2).map(|r| r.parse()).transpose()?.unwrap_or(3);
@@ -43,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut wall_total, mut audio_total) = (0f64, 0f64);
     let cpu_start = cpu_seconds();
     let mut rows = Vec::new();
+    let mut first_synthesis = None;
     for s in sentences.as_array().ok_or("expected a JSON list")? {
         let phonemes = s["phonemes"].as_str().ok_or("entry without phonemes")?;
         let tokens: Vec<u32> = phonemes.chars().filter_map(|c| vocab.id(c)).collect();
@@ -55,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let out = model.synthesize(&tokens, &style, 1.0)?;
             walls.push(t.elapsed().as_secs_f64());
+            first_synthesis.get_or_insert(t.elapsed().as_secs_f64());
             secs = out.audio.len() as f64 / 24_000.0;
         }
         walls.sort_by(|a, b| a.total_cmp(b));
@@ -68,6 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "engine": "avow-candle",
         "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
         "load_s": load,
+        "int8_kernels": avow_kokoro::layers::int8_kernels_active(),
+        "first_synthesis_s": first_synthesis,
         "rtf": wall_total / audio_total,
         "cpu_s_per_audio_s": cpu / (audio_total * repeats as f64),
         "peak_rss_mb": peak_rss_mb(),

@@ -102,12 +102,12 @@ impl Int8Conv1d {
         let groups4 = in_channels.div_ceil(4);
         let row_blocks = out_channels.div_ceil(MR);
         let rows = row_blocks * MR;
-        let mut packed = vec![0i32; row_blocks * taps * groups4 * MR];
+        // Bytes in the kernel's order, `[block][tap][group][MR][4]`.
+        let mut bytes = vec![0u8; row_blocks * taps * groups4 * MR * 4];
         let mut weight_scale = vec![0f32; rows];
         let mut row_sum = vec![0i32; rows];
         let mut bias_padded = vec![0f32; rows];
-        for o in 0..out_channels {
-            let row = &weight[o * in_channels * taps..(o + 1) * in_channels * taps];
+        for (o, row) in weight.chunks_exact(in_channels * taps).enumerate() {
             let max = row.iter().fold(0f32, |m, w| m.max(w.abs()));
             let scale = max / 127.0;
             weight_scale[o] = scale;
@@ -115,18 +115,19 @@ impl Int8Conv1d {
             if scale == 0.0 {
                 continue;
             }
+            let inv = 1.0 / scale;
             let (block, r) = (o / MR, o % MR);
-            for c in 0..in_channels {
-                for k in 0..taps {
-                    let q = (row[c * taps + k] / scale).round().clamp(-127.0, 127.0) as i8;
+            for (c, channel) in row.chunks_exact(taps).enumerate() {
+                for (k, &w) in channel.iter().enumerate() {
+                    // Round half away from zero, as `f32::round`, without a libm call.
+                    let v = (w * inv).clamp(-127.0, 127.0);
+                    let q = (v + 0.5f32.copysign(v)) as i8;
                     row_sum[o] += i32::from(q);
-                    let slot = ((block * taps + k) * groups4 + c / 4) * MR + r;
-                    let mut bytes = packed[slot].to_le_bytes();
-                    bytes[c % 4] = q as u8;
-                    packed[slot] = i32::from_le_bytes(bytes);
+                    bytes[(((block * taps + k) * groups4 + c / 4) * MR + r) * 4 + c % 4] = q as u8;
                 }
             }
         }
+        let packed = bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         Ok(Self { out_channels, in_channels, taps, padding, dilation, groups4, packed, weight_scale, row_sum, bias: bias_padded })
     }
 

@@ -97,7 +97,7 @@ impl Conv1d {
             padding,
             dilation,
         };
-        Ok(Self {
+        let conv = Self {
             weight,
             taps,
             bias,
@@ -107,7 +107,13 @@ impl Conv1d {
             int8_in_reference: true,
             input_grad,
             int8: Arc::new(OnceLock::new()),
-        })
+        };
+        // Quantize at load rather than in the first utterance, which would
+        // otherwise take about 0.3 s longer (time to first audio).
+        if stride == 1 && int8_kernels_active() {
+            let _ = conv.int8.set(conv.quantized());
+        }
+        Ok(conv)
     }
 
     /// Marks a layer the reference graph runs in f32 (no int8 emulation).
@@ -175,18 +181,19 @@ impl Conv1d {
         {
             return Ok(None);
         }
-        if self.int8.get().is_none() {
-            let (o, c, k) = self.weight.dims3()?;
-            let w = self.weight.flatten_all()?.to_vec1::<f32>()?;
-            let b = match &self.bias {
-                Some(b) => Some(b.to_vec1::<f32>()?),
-                None => None,
-            };
-            // Weights a model can hold but int8 refuses (non-finite) keep f32.
-            let conv = Int8Conv1d::new(&w, (o, c, k), b.as_deref(), self.padding, self.dilation).ok();
-            let _ = self.int8.set(conv);
-        }
-        Ok(self.int8.get().and_then(Option::as_ref))
+        Ok(self.int8.get_or_init(|| self.quantized()).as_ref())
+    }
+
+    /// The weights in int8; `None` for weights int8 refuses (non-finite),
+    /// which then keep f32.
+    fn quantized(&self) -> Option<Int8Conv1d> {
+        let (o, c, k) = self.weight.dims3().ok()?;
+        let w = self.weight.flatten_all().ok()?.to_vec1::<f32>().ok()?;
+        let b = match &self.bias {
+            Some(b) => Some(b.to_vec1::<f32>().ok()?),
+            None => None,
+        };
+        Int8Conv1d::new(&w, (o, c, k), b.as_deref(), self.padding, self.dilation).ok()
     }
 }
 
@@ -377,6 +384,9 @@ pub struct Linear {
     weight_t: Tensor,
     bias: Option<Tensor>,
     int8_in_reference: bool,
+    /// The weight in int8 (bias kept apart: adaptation replaces it), built
+    /// on first inference use and shared between clones.
+    int8: Arc<OnceLock<Option<Int8Conv1d>>>,
 }
 
 impl Linear {
@@ -384,7 +394,18 @@ impl Linear {
     pub fn load(vb: VarBuilder, bias: bool) -> Result<Self> {
         let weight_t = vb.get_unchecked_dtype("weight", DType::F32)?.t()?.contiguous()?;
         let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
-        Ok(Self { weight_t, bias, int8_in_reference: true })
+        let linear = Self { weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) };
+        if int8_kernels_active() {
+            let _ = linear.int8.set(linear.quantized());
+        }
+        Ok(linear)
+    }
+
+    /// The weight (no bias) in int8, as a 1-tap convolution.
+    fn quantized(&self) -> Option<Int8Conv1d> {
+        let (c, o) = self.weight_t.dims2().ok()?;
+        let w = self.weight_t.t().ok()?.flatten_all().ok()?.to_vec1::<f32>().ok()?;
+        Int8Conv1d::new(&w, (o, c, 1), None, 0, 1).ok()
     }
 
     /// Marks a layer the reference graph runs in f32 (no int8 emulation).
@@ -410,9 +431,47 @@ impl Linear {
     }
 }
 
+/// Fewest rows for which a linear layer runs in int8: the kernel computes 32
+/// rows at a time, and style projections (one row) gain nothing.
+const INT8_MIN_ROWS: usize = 16;
+
+impl Linear {
+    /// `x` `[rows, in]` through the int8 kernel, as a 1-tap convolution over
+    /// the transposed input, if it applies (see [`Conv1d`]'s rules).
+    fn forward_int8(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, _) = x.dims2()?;
+        if !self.int8_in_reference
+            || rows < INT8_MIN_ROWS
+            || x.track_op()
+            || x.dtype() != DType::F32
+            || EMULATE_INT8.load(Ordering::Relaxed)
+            || !int8_kernels_active()
+        {
+            return Ok(None);
+        }
+        let Some(conv) = self.int8.get_or_init(|| self.quantized()) else { return Ok(None) };
+        let xt = x.t()?.flatten_all()?.to_vec1::<f32>()?;
+        let y = conv.forward(&xt, rows).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        Ok(Some(Tensor::from_vec(y, (conv.out_channels(), rows), x.device())?.t()?.contiguous()?))
+    }
+}
+
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = if self.int8_in_reference { fake_quant(x)? } else { x.clone() };
+        let flat = match x.rank() {
+            3 => x.flatten_to(1)?,
+            _ => x.clone(),
+        };
+        if flat.rank() == 2 {
+            if let Some(y) = self.forward_int8(&flat)? {
+                let y = y.reshape(x.dims().iter().take(x.rank() - 1).copied().chain([y.dim(1)?]).collect::<Vec<_>>())?;
+                return match &self.bias {
+                    Some(bias) => y.broadcast_add(bias),
+                    None => Ok(y),
+                };
+            }
+        }
         let y = match x.rank() {
             3 => {
                 let (b, t, c) = x.dims3()?;
@@ -697,6 +756,48 @@ impl BiLstm {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    fn relative_error(a: &Tensor, b: &Tensor) -> f32 {
+        let d = (a - b).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt();
+        d / b.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt()
+    }
+
+    #[test]
+    fn inference_convolutions_and_linear_layers_run_in_int8_and_training_in_f32() {
+        if !int8_kernels_active() {
+            eprintln!("no int8 kernels on this CPU: nothing to check");
+            return;
+        }
+        let dev = Device::Cpu;
+        let mut tensors = std::collections::HashMap::new();
+        tensors.insert("conv.weight".to_string(), Tensor::randn(0f32, 0.2, (24, 16, 5), &dev).unwrap());
+        tensors.insert("conv.bias".to_string(), Tensor::randn(0f32, 1.0, 24, &dev).unwrap());
+        tensors.insert("fc.weight".to_string(), Tensor::randn(0f32, 0.2, (40, 64), &dev).unwrap());
+        tensors.insert("fc.bias".to_string(), Tensor::randn(0f32, 1.0, 40, &dev).unwrap());
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &dev);
+        let conv = Conv1d::load(vb.pp("conv"), 2, 1, 3, true).unwrap();
+        let fc = Linear::load(vb.pp("fc"), true).unwrap();
+
+        let x = Tensor::randn(0f32, 1.0, (1, 16, 300), &dev).unwrap();
+        let exact = x.conv1d(&tensors["conv.weight"], 2, 1, 3, 1).unwrap().broadcast_add(&tensors["conv.bias"].reshape((1, (), 1)).unwrap()).unwrap();
+        let err = relative_error(&conv.forward(&x).unwrap(), &exact);
+        // int8 rounding of both operands: about 1 %; exactly f32 would be ~1e-7.
+        assert!(err > 1e-4 && err < 0.03, "convolution: relative error {err}");
+        let tracked = candle_core::Var::from_tensor(&x).unwrap();
+        let err = relative_error(&conv.forward(&tracked).unwrap(), &exact);
+        assert!(err < 1e-5, "a graph being differentiated must stay f32: relative error {err}");
+
+        let h = Tensor::randn(0f32, 1.0, (1, 50, 64), &dev).unwrap();
+        let exact = h.broadcast_matmul(&tensors["fc.weight"].t().unwrap()).unwrap().broadcast_add(&tensors["fc.bias"]).unwrap();
+        let got = fc.forward(&h).unwrap();
+        assert_eq!(got.dims(), [1, 50, 40]);
+        let err = relative_error(&got, &exact);
+        assert!(err > 1e-4 && err < 0.03, "linear: relative error {err}");
+        // One row (a style projection) stays f32.
+        let row = h.narrow(1, 0, 1).unwrap().squeeze(0).unwrap();
+        let err = relative_error(&fc.forward(&row).unwrap(), &exact.narrow(1, 0, 1).unwrap().squeeze(0).unwrap());
+        assert!(err < 1e-5, "one row: relative error {err}");
+    }
 
     #[test]
     fn convolution_input_gradient_matches_candles_own() {

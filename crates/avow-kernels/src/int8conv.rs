@@ -304,7 +304,6 @@ fn portable_row_block(xq: &[u8], w: &[i32], out: &mut [f32], s: &BlockShape, e: 
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
 mod vnni {
     use std::arch::x86_64::*;
 

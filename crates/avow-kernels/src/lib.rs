@@ -8,6 +8,8 @@
 //! The unsafe code is confined here (SIMD intrinsics behind feature checks)
 //! so that the model crate can forbid it.
 
+#![deny(missing_docs)]
+
 pub mod int8conv;
 pub mod snake;
 

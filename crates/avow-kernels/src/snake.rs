@@ -42,7 +42,6 @@ fn snake_row_scalar(row: &[f32], out: &mut [f32], a: f32) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
 mod avx512 {
     use std::arch::x86_64::*;
 

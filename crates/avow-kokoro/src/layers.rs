@@ -33,11 +33,13 @@ static INT8_KERNELS: AtomicBool = AtomicBool::new(true);
 /// When on, and the CPU has AVX-512 VNNI, inference runs every stride-1
 /// convolution that the published ONNX graph runs as `ConvInteger` in 8-bit
 /// integers, as onnxruntime does: weights quantized per output channel,
-/// activations per tensor with a zero point. That is about three times
-/// faster than f32 on the generator's convolutions and, measured on the
-/// parity fixtures, as close to the reference as f32 (BENCHMARKS.md). Graphs
-/// being differentiated (cloning, banking) always use f32. Off: f32
-/// everywhere, the model as trained.
+/// activations per tensor with a zero point; likewise linear layers the
+/// graph runs as `MatMulInteger`, on 16 rows or more. Each convolution runs
+/// 5-7 times faster than in f32 (`examples/conv_bench.rs`), and on the
+/// parity fixtures the audio is closer to the reference than f32's
+/// (BENCHMARKS.md). Graphs being differentiated (cloning, banking) always
+/// use f32. Off: f32 everywhere, the model as trained. Set it before loading
+/// a model: layers quantize their weights at load while it is on.
 pub fn set_int8_kernels(on: bool) {
     INT8_KERNELS.store(on, Ordering::Relaxed);
 }

@@ -51,6 +51,17 @@ pub fn int8_kernels_active() -> bool {
     INT8_KERNELS.load(Ordering::Relaxed) && *SUPPORTED.get_or_init(avow_kernels::vnni_available)
 }
 
+/// Whether an int8 kernel may take `x`: a layer the reference runs in int8,
+/// an f32 input that no gradient will flow through, kernels on and the
+/// emulation diagnostic off.
+fn int8_applies(x: &Tensor, int8_in_reference: bool) -> bool {
+    int8_in_reference
+        && !x.track_op()
+        && x.dtype() == DType::F32
+        && !EMULATE_INT8.load(Ordering::Relaxed)
+        && int8_kernels_active()
+}
+
 /// `DynamicQuantizeLinear` followed by dequantization, when emulation is on.
 fn fake_quant(x: &Tensor) -> Result<Tensor> {
     if !EMULATE_INT8.load(Ordering::Relaxed) {
@@ -173,14 +184,7 @@ impl Conv1d {
     /// being differentiated), one batch, stride 1, a layer the reference runs
     /// in int8, kernels switched on and the emulation diagnostic off.
     fn int8_form(&self, x: &Tensor) -> Result<Option<&Int8Conv1d>> {
-        if !self.int8_in_reference
-            || self.stride != 1
-            || x.track_op()
-            || x.dim(0)? != 1
-            || x.dtype() != DType::F32
-            || EMULATE_INT8.load(Ordering::Relaxed)
-            || !int8_kernels_active()
-        {
+        if self.stride != 1 || x.dim(0)? != 1 || !int8_applies(x, self.int8_in_reference) {
             return Ok(None);
         }
         Ok(self.int8.get_or_init(|| self.quantized()).as_ref())
@@ -442,13 +446,7 @@ impl Linear {
     /// the transposed input, if it applies (see [`Conv1d`]'s rules).
     fn forward_int8(&self, x: &Tensor) -> Result<Option<Tensor>> {
         let (rows, _) = x.dims2()?;
-        if !self.int8_in_reference
-            || rows < INT8_MIN_ROWS
-            || x.track_op()
-            || x.dtype() != DType::F32
-            || EMULATE_INT8.load(Ordering::Relaxed)
-            || !int8_kernels_active()
-        {
+        if rows < INT8_MIN_ROWS || !int8_applies(x, self.int8_in_reference) {
             return Ok(None);
         }
         let Some(conv) = self.int8.get_or_init(|| self.quantized()) else { return Ok(None) };

@@ -90,8 +90,8 @@ pub struct Conv1d {
     dilation: usize,
     int8_in_reference: bool,
     input_grad: InputGradConv,
-    /// The int8 form, quantized on first use (training never builds it).
-    /// Shared between clones of a model.
+    /// The int8 form: quantized at load while the kernels are active, else
+    /// on first inference use. Shared between clones of a model.
     int8: Arc<OnceLock<Option<Int8Conv1d>>>,
 }
 
@@ -391,7 +391,7 @@ pub struct Linear {
     bias: Option<Tensor>,
     int8_in_reference: bool,
     /// The weight in int8 (bias kept apart: adaptation replaces it), built
-    /// on first inference use and shared between clones.
+    /// as [`Conv1d`]'s is and shared between clones.
     int8: Arc<OnceLock<Option<Int8Conv1d>>>,
 }
 
@@ -569,9 +569,10 @@ fn row_stats(row: &[f32]) -> (f32, f32) {
     (m, (1.0 / (var + INSTANCE_NORM_EPS).sqrt()) as f32)
 }
 
-/// `Σ f(v)` over a row, as 16 independent f32 partial sums of 64-sample
-/// blocks added up in f64: the compiler vectorizes the inner loop (a single
-/// f64 running sum it cannot), and no partial sum spans more than 64 values.
+/// `Σ f(v)` over a row: each 64-sample block is summed in 16 independent f32
+/// lanes (4 values each), and the blocks are added up in f64. The compiler
+/// vectorizes the lanes (a single f64 running sum it cannot), and f32 never
+/// adds more than 4 values before the f64 total takes over.
 fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     const LANES: usize = 16;
     let mut total = 0f64;

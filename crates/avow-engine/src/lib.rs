@@ -141,11 +141,11 @@ pub struct PieceSchedule {
 impl Default for PieceSchedule {
     /// An opening of a word or two (at least 20 frames), then the rest of
     /// the sentence in one piece. Measured on 2 cores (BENCHMARKS.md,
-    /// "Pieces of the first sentence"): the model runs near real time
-    /// there, so a shorter opening (8 frames) came 0 to 190 ms sooner but
-    /// left a longer wait after it, and growing pieces did not shorten that
-    /// wait, while every extra seam moved the sentence's sound further from
-    /// its whole rendering.
+    /// "Pieces of the first sentence"): with the int8 kernels this comes
+    /// within 300 ms without stalls; an 8-frame opening with growth 2 came
+    /// up to 60 ms sooner (and, in f32, a shorter opening stalled), while
+    /// every extra seam moved the sentence's sound further from its whole
+    /// rendering.
     fn default() -> Self {
         Self { opening_frames: 20, growth: f32::INFINITY }
     }

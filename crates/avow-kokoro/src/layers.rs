@@ -39,7 +39,7 @@ static INT8_KERNELS: AtomicBool = AtomicBool::new(true);
 /// parity fixtures the audio is closer to the reference than f32's
 /// (BENCHMARKS.md). Graphs being differentiated (cloning, banking) always
 /// use f32. Off: f32 everywhere, the model as trained. Set it before loading
-/// a model: layers quantize their weights at load while it is on.
+/// a model: convolutions quantize their weights at load while it is on.
 pub fn set_int8_kernels(on: bool) {
     INT8_KERNELS.store(on, Ordering::Relaxed);
 }
@@ -139,9 +139,6 @@ impl Conv1d {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if let Some(conv) = self.int8_form(x)? {
             let (_, c, t) = x.dims3()?;
-            let Some(out_len) = conv.output_len(t) else {
-                candle_core::bail!("conv1d: input of {t} samples is shorter than the kernel");
-            };
             let y = {
                 let (storage, layout) = x.storage_and_layout();
                 match (&*storage, layout.contiguous_offsets()) {
@@ -153,6 +150,7 @@ impl Conv1d {
                 }
             }
             .map_err(|e| candle_core::Error::Msg(format!("{e} (input {c}×{t})")))?;
+            let out_len = y.len() / conv.out_channels();
             return Tensor::from_vec(y, (1, conv.out_channels(), out_len), x.device());
         }
         let quantized;
@@ -391,7 +389,7 @@ pub struct Linear {
     bias: Option<Tensor>,
     int8_in_reference: bool,
     /// The weight in int8 (bias kept apart: adaptation replaces it), built
-    /// as [`Conv1d`]'s is and shared between clones.
+    /// on the first call that takes the kernel and shared between clones.
     int8: Arc<OnceLock<Option<Int8Conv1d>>>,
 }
 
@@ -400,11 +398,9 @@ impl Linear {
     pub fn load(vb: VarBuilder, bias: bool) -> Result<Self> {
         let weight_t = vb.get_unchecked_dtype("weight", DType::F32)?.t()?.contiguous()?;
         let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
-        let linear = Self { weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) };
-        if int8_kernels_active() {
-            let _ = linear.int8.set(linear.quantized());
-        }
-        Ok(linear)
+        // Quantized on first use, not here: most linear layers are style
+        // projections that only ever see one row and never take the kernel.
+        Ok(Self { weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) })
     }
 
     /// The weight (no bias) in int8, as a 1-tap convolution.
@@ -459,23 +455,17 @@ impl Linear {
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = if self.int8_in_reference { fake_quant(x)? } else { x.clone() };
-        let flat = match x.rank() {
-            3 => x.flatten_to(1)?,
-            _ => x.clone(),
-        };
-        if flat.rank() == 2 {
-            if let Some(y) = self.forward_int8(&flat)? {
-                let y = y.reshape(x.dims().iter().take(x.rank() - 1).copied().chain([y.dim(1)?]).collect::<Vec<_>>())?;
-                return match &self.bias {
-                    Some(bias) => y.broadcast_add(bias),
-                    None => Ok(y),
-                };
-            }
-        }
         let y = match x.rank() {
-            3 => {
-                let (b, t, c) = x.dims3()?;
-                x.reshape((b * t, c))?.matmul(&self.weight_t)?.reshape((b, t, ()))?
+            // Rows of `[rows, in]` or `[b, t, in]`, as one matrix product.
+            rank @ (2 | 3) => {
+                let flat = x.flatten_to(rank - 2)?;
+                let y = match self.forward_int8(&flat)? {
+                    Some(y) => y,
+                    None => flat.matmul(&self.weight_t)?,
+                };
+                let mut dims = x.dims().to_vec();
+                dims[rank - 1] = y.dim(1)?;
+                y.reshape(dims)?
             }
             _ => x.matmul(&self.weight_t)?,
         };

@@ -10,14 +10,17 @@
 //!   transcripts (Whisper tiny.en's, from the ASR fixture) — no GE2E involved;
 //! - median F0 (YIN) against the speaker's.
 //!
+//! `--steps 0` stops after the clone stage (the style search as `avow enroll`
+//! runs it, pitch correction included).
+//!
 //! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--out DIR]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use avow_bank::{adapt, align, AdaptConfig};
-use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder};
-use avow_kokoro::KModel;
+use avow_clone::{apply_offset, pitch_correction, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder};
+use avow_kokoro::{KModel, StyleAdapter};
 use avow_speaker::{Embedding, SpeakerEncoder};
 use candle_core::Tensor;
 
@@ -129,35 +132,44 @@ fn main() {
             let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
             let cfg = SearchConfig { steps: clone_steps, ..Default::default() };
             let r = search(&model, &Encoder(&encoder), &stock[best].1, &spread, &training, &target, &cfg, |_| {}).unwrap();
-            stages.push(("clone", model.clone(), apply_offset(&stock[best].1, &r.offset)));
-            eprintln!("  {s}: style search ({clone_steps} steps) in {:.0} s", t0.elapsed().as_secs_f32());
+            let clone_table = apply_offset(&stock[best].1, &r.offset);
+            // As `avow enroll` stores it: the pitch left over after the search, as a shift.
+            let shift = pitch_correction(&model, &clone_table, &training, pitch.median_log2()).unwrap().unwrap_or(0.0);
+            let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).unwrap()).unwrap();
+            stages.push(("clone", clone_model, clone_table));
+            eprintln!("  {s}: style search ({clone_steps} steps) and pitch correction ({shift:+.2} st) in {:.0} s", t0.elapsed().as_secs_f32());
         }
         let table = stages.last().unwrap().2.clone();
-        let aligned: Vec<avow_bank::AlignedRecording> = bank_recs
-            .iter()
-            .zip(paths)
-            .map(|(r, p)| {
-                let ids = tokens(&transcript(p));
-                let row = ids.len().saturating_sub(1).min(509);
-                align(&model, &ids, &table[row * 256..(row + 1) * 256], &r.audio_24k).unwrap()
+        // --steps 0 stops after the clone: the style search's own benchmark.
+        let mut banked = None;
+        if steps > 0 {
+            let aligned: Vec<avow_bank::AlignedRecording> = bank_recs
+                .iter()
+                .zip(paths)
+                .map(|(r, p)| {
+                    let ids = tokens(&transcript(p));
+                    let row = ids.len().saturating_sub(1).min(509);
+                    align(&model, &ids, &table[row * 256..(row + 1) * 256], &r.audio_24k).unwrap()
+                })
+                .collect();
+            let (train, held) = if aligned.len() > 1 { aligned.split_at(aligned.len() - 1) } else { (&aligned[..], &[][..]) };
+            eprintln!("  {s}: aligned {} recordings in {:.0} s", aligned.len(), t0.elapsed().as_secs_f32());
+            let validate_every: usize = arg("--validate-every").map(|v| v.parse().unwrap()).unwrap_or(25);
+            // The guide is the bank's own centroid: the held-out utterances stay unseen.
+            let speaker_weight: f64 = arg("--speaker-weight").map(|v| v.parse().unwrap()).unwrap_or(AdaptConfig::default().speaker_weight);
+            let guide = (speaker_weight > 0.0).then(|| avow_bank::SpeakerGuide { encoder: &encoder, embedding: target_e.as_slice() });
+            let config = AdaptConfig { steps, validate_every, speaker_weight, ..Default::default() };
+            let result = adapt(&model, &table, train, held, &config, guide.as_ref(), None, |r| {
+                if let Some(v) = r.validation_loss {
+                    eprintln!("  {s} step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
+                }
             })
-            .collect();
-        let (train, held) = if aligned.len() > 1 { aligned.split_at(aligned.len() - 1) } else { (&aligned[..], &[][..]) };
-        eprintln!("  {s}: aligned {} recordings in {:.0} s", aligned.len(), t0.elapsed().as_secs_f32());
-        let validate_every: usize = arg("--validate-every").map(|v| v.parse().unwrap()).unwrap_or(25);
-        // The guide is the bank's own centroid: the held-out utterances stay unseen.
-        let speaker_weight: f64 = arg("--speaker-weight").map(|v| v.parse().unwrap()).unwrap_or(AdaptConfig::default().speaker_weight);
-        let guide = (speaker_weight > 0.0).then(|| avow_bank::SpeakerGuide { encoder: &encoder, embedding: target_e.as_slice() });
-        let config = AdaptConfig { steps, validate_every, speaker_weight, ..Default::default() };
-        let result = adapt(&model, &table, train, held, &config, guide.as_ref(), None, |r| {
-            if let Some(v) = r.validation_loss {
-                eprintln!("  {s} step {:>4}: train {:.3} validation {v:.3} ({:.0} s)", r.step, r.train_loss, t0.elapsed().as_secs_f32());
-            }
-        })
-        .unwrap();
-        let train_secs = t0.elapsed().as_secs_f32();
-        eprintln!("  {s}: start validation {:?}, best {:?} at step {}", result.start_validation, result.best_validation, result.best_step);
-        stages.push(("adapted", model.adapted(&result.adapter).unwrap(), table.clone()));
+            .unwrap();
+            let train_secs = t0.elapsed().as_secs_f32();
+            eprintln!("  {s}: start validation {:?}, best {:?} at step {}", result.start_validation, result.best_validation, result.best_step);
+            stages.push(("adapted", model.adapted(&result.adapter).unwrap(), table.clone()));
+            banked = Some((result, train_secs));
+        }
 
         let own = &held_centroids.iter().find(|(n, _)| n == s).unwrap().1;
         let rank_of = |c: &Embedding| {
@@ -195,14 +207,15 @@ fn main() {
             clips.push((*name, wavs));
         }
         println!(
-            "| {s} | {} | {bank_secs:.0} | {} | {} | {} | {speaker_f0:.0} / {} | {} | {train_secs:.0} | {} |",
+            "| {s} | {} | {bank_secs:.0} | {} | {} | {} | {speaker_f0:.0} / {} | {} | {} | {} |",
             stock[best].0,
             cos.join(" → "),
             ranks.join(" → "),
             mcds.join(" → "),
             f0s.join(" → "),
             wers.join(" → "),
-            result.best_step
+            banked.as_ref().map_or("-".into(), |(_, secs)| format!("{secs:.0}")),
+            banked.as_ref().map_or("-".into(), |(r, _)| r.best_step.to_string())
         );
         if let Some(dir) = &out {
             std::fs::create_dir_all(dir).unwrap();
@@ -211,6 +224,7 @@ fn main() {
                     avow_audio::write_wav(dir.join(format!("{s}-{name}-{i:02}.wav")), w, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
                 }
             }
+            let Some((result, _)) = &banked else { continue };
             let pack = avow_voice::VoicePackData {
                 meta: avow_voice::VoiceMeta { name: format!("bank-{s}"), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
                 style: table.clone(),

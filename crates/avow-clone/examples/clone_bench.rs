@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use avow_clone::{apply_offset, search, semitones, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder};
-use avow_kokoro::KModel;
+use avow_clone::{apply_offset, pitch_correction, search, semitones, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder};
+use avow_kokoro::{KModel, StyleAdapter};
 use avow_speaker::enrollment::{self, Limits, Recording};
 use avow_speaker::{Embedding, SpeakerEncoder};
 use candle_core::Tensor;
@@ -120,34 +120,34 @@ fn main() {
     }
 
     // Synthesis at 24 kHz of `ids`, long texts as several utterances.
-    let speak_24k = |table: &[f32], parts: &[Vec<u32>]| -> Vec<f32> {
+    let speak_24k = |m: &KModel, table: &[f32], parts: &[Vec<u32>]| -> Vec<f32> {
         let mut audio = Vec::new();
         for ids in parts {
             let row = ids.len().saturating_sub(1).min(avow_clone::STYLE_ROWS - 1);
             let style = &table[row * avow_clone::STYLE_DIM..(row + 1) * avow_clone::STYLE_DIM];
-            audio.extend(model.synthesize(ids, style, 1.0).expect("synthesis").audio);
+            audio.extend(m.synthesize(ids, style, 1.0).expect("synthesis").audio);
         }
         audio
     };
     // Synthesized speech prepared exactly like a recording.
-    let prepared = |table: &[f32], parts: &[Vec<u32>]| -> Recording {
-        let audio = speak_24k(table, parts);
+    let prepared = |m: &KModel, table: &[f32], parts: &[Vec<u32>]| -> Recording {
+        let audio = speak_24k(m, table, parts);
         enrollment::prepare_samples(Path::new("synthesis"), &audio, avow_kokoro::SAMPLE_RATE, 1, &encoder.0, &no_minimum)
             .expect("synthesized speech passes the front door")
     };
-    let centroid_of = |table: &[f32], set: &[Vec<u32>]| -> (Embedding, Vec<Recording>) {
-        let recs: Vec<Recording> = set.iter().map(|ids| prepared(table, std::slice::from_ref(ids))).collect();
+    let centroid_of = |m: &KModel, table: &[f32], set: &[Vec<u32>]| -> (Embedding, Vec<Recording>) {
+        let recs: Vec<Recording> = set.iter().map(|ids| prepared(m, table, std::slice::from_ref(ids))).collect();
         let embs: Vec<Embedding> = recs.iter().map(|r| r.embedding.clone()).collect();
         (Embedding::centroid(&embs).expect("centroid"), recs)
     };
     // Mean MCD (dB, 16 kHz) between the held-out recordings and `table` saying their text.
-    let mcd_of = |table: &[f32], speaker: &Speaker| -> f32 {
+    let mcd_of = |m: &KModel, table: &[f32], speaker: &Speaker| -> f32 {
         let sum: f32 = speaker
             .held
             .iter()
             .zip(&speaker.held_texts)
             .map(|(real, text)| {
-                let synth = prepared(table, &chunks(text));
+                let synth = prepared(m, table, &chunks(text));
                 avow_audio::cepstrum::mel_cepstral_distance(&real.audio_16k, &synth.audio_16k, 16_000).expect("MCD")
             })
             .sum();
@@ -169,7 +169,7 @@ fn main() {
         let (best, _) = stock
             .iter()
             .enumerate()
-            .map(|(i, (_, table))| (i, centroid_of(table, &training[..2]).0.cosine(&target_e)))
+            .map(|(i, (_, table))| (i, centroid_of(&model, table, &training[..2]).0.cosine(&target_e)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("stock voices");
         let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
@@ -183,18 +183,22 @@ fn main() {
             )
         })
         .expect("search");
-        let enroll_secs = t0.elapsed().as_secs_f32();
         let (start_name, start_table) = (&stock[best].0, &stock[best].1);
         let clone_table = apply_offset(start_table, &result.offset);
-        let (clone_c, clone_recs) = centroid_of(&clone_table, &eval);
-        let (start_c, start_recs) = centroid_of(start_table, &eval);
+        // As `avow enroll` stores it: the pitch the search left over, as a shift.
+        let shift = pitch_correction(&model, &clone_table, &training, pitch.median_log2()).expect("pitch correction").unwrap_or(0.0);
+        let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).expect("shift")).expect("adapted model");
+        let enroll_secs = t0.elapsed().as_secs_f32();
+        eprintln!("  {s}: pitch correction {shift:+.2} semitones");
+        let (clone_c, clone_recs) = centroid_of(&clone_model, &clone_table, &eval);
+        let (start_c, start_recs) = centroid_of(&model, start_table, &eval);
         let own = &held_centroids.iter().find(|(n, _)| n == s).expect("own centroid").1;
         let mut scores: Vec<(&str, f32)> = held_centroids.iter().map(|(n, c)| (n.as_str(), clone_c.cosine(c))).collect();
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         let rank = scores.iter().position(|(n, _)| n == s).expect("ranked") + 1;
         let clone_pitch = tracker.stats(clone_recs.iter().map(|r| r.audio_16k.as_slice())).expect("voiced clone speech");
         let delta = 12.0 * (clone_pitch.median_hz / speaker.pitch_all.median_hz).log2();
-        let (mcd_start, mcd_clone) = (mcd_of(start_table, speaker), mcd_of(&clone_table, speaker));
+        let (mcd_start, mcd_clone) = (mcd_of(&model, start_table, speaker), mcd_of(&clone_model, &clone_table, speaker));
         let (start_cos, clone_cos) = (start_c.cosine(own), clone_c.cosine(own));
         println!(
             "| {s} | {start_name} | {start_cos:.3} | **{clone_cos:.3}** | {rank} | {:.0} Hz | {:.0} Hz | {:.0} Hz | {delta:+.1} | {mcd_start:.2} | {mcd_clone:.2} | {enroll_secs:.0} |",

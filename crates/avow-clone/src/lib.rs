@@ -16,7 +16,7 @@ pub mod sentences;
 
 pub use pitch::{masked_mean_log2, semitones, PitchStats, PitchTracker};
 pub use resample::Downsample24To16;
-pub use search::{apply_offset, search, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport};
+pub use search::{apply_offset, pitch_correction, search, speech_pitch, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport, MAX_PITCH_CORRECTION};
 
 /// Rows of a Kokoro style table (one per utterance length in tokens).
 pub const STYLE_ROWS: usize = 510;

@@ -227,6 +227,58 @@ fn masked_mean_log2_tensor(f0: &Tensor, mask: &[bool]) -> Result<Option<Tensor>,
     Ok(Some((log2 * weights)?.sum_all()?))
 }
 
+/// Largest pitch correction [`pitch_correction`] returns, in semitones
+/// either way. The search already steers pitch, so what is left is its
+/// overshoot (under 2 semitones in every measurement so far); a larger
+/// error means something else is wrong, and shifting a voice further makes
+/// it sound processed.
+pub const MAX_PITCH_CORRECTION: f32 = 4.0;
+
+/// Pitch statistics of `table`'s speech: the model speaks each of
+/// `sentences` (token ids without pads) with the table, and YIN tracks the
+/// 16 kHz audio as it tracks a reference recording. `None` when the speech
+/// has too few voiced frames to judge.
+pub fn speech_pitch(model: &KModel, table: &[f32], sentences: &[Vec<u32>]) -> Result<Option<PitchStats>, CloneError> {
+    if table.len() != STYLE_ROWS * STYLE_DIM {
+        return Err(CloneError::Input(format!("style table of {} values, expected {}", table.len(), STYLE_ROWS * STYLE_DIM)));
+    }
+    let device = Device::Cpu;
+    let down = Downsample24To16::new(&device)?;
+    let tracker = PitchTracker::new(16_000);
+    let mut voiced = Vec::new();
+    for tokens in sentences {
+        if tokens.is_empty() || tokens.len() > avow_kokoro::MAX_TOKENS {
+            return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
+        }
+        let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
+        let audio = model.synthesize(tokens, &table[row * STYLE_DIM..(row + 1) * STYLE_DIM], 1.0)?.audio;
+        let audio_16k: Vec<f32> = down.forward(&Tensor::new(audio.as_slice(), &device)?)?.to_vec1()?;
+        voiced.extend(tracker.track(&audio_16k).into_iter().filter(|&f| f > 0.0));
+    }
+    Ok(PitchStats::from_voiced(voiced))
+}
+
+/// The pitch shift, in semitones, that puts the median F0 of `table`'s speech
+/// on `goal_log2` (log2 Hz, as [`CloneTarget::log2_f0_median`]), measured by
+/// [`speech_pitch`] over `sentences` and clamped to
+/// ±[`MAX_PITCH_CORRECTION`]. `None` when the speech has too few voiced
+/// frames to judge.
+///
+/// The search cannot land the pitch exactly: it moves pitch only through the
+/// style, one sentence per step, and the median of each sentence swings
+/// around the target. Measuring the final style over every training
+/// sentence and shifting the F0 curve by the remaining error closes that
+/// gap without touching timbre. Only training sentences are used, so the
+/// benchmark's held-out sentences still judge it.
+pub fn pitch_correction(model: &KModel, table: &[f32], sentences: &[Vec<u32>], goal_log2: f32) -> Result<Option<f32>, CloneError> {
+    if !goal_log2.is_finite() {
+        return Err(CloneError::Input("the pitch goal is not finite".into()));
+    }
+    let Some(heard) = speech_pitch(model, table, sentences)? else { return Ok(None) };
+    let shift = 12.0 * (goal_log2 - heard.median_log2());
+    Ok(Some(shift.clamp(-MAX_PITCH_CORRECTION, MAX_PITCH_CORRECTION)))
+}
+
 /// Adds `offset` to every row of `base`.
 pub fn apply_offset(base: &[f32], offset: &[f32]) -> Vec<f32> {
     base.chunks_exact(STYLE_DIM).flat_map(|row| row.iter().zip(offset).map(|(b, o)| b + o)).collect()

@@ -18,8 +18,8 @@
 use std::path::Path;
 
 use avow_asr::{check_statement, ConsentStatement, StatementCheck, Transcriber};
-use avow_clone::{apply_offset, search, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
-use avow_kokoro::KModel;
+use avow_clone::{apply_offset, pitch_correction, search, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
+use avow_kokoro::{KModel, StyleAdapter};
 use avow_models::ModelCache;
 use avow_phonemize::EspeakPhonemizer;
 use avow_speaker::enrollment::{Enrollment, Limits};
@@ -124,6 +124,10 @@ pub struct ClonedVoice {
     pub base_scores: Vec<(String, f32)>,
     /// The reference's F0 median (Hz), if it had enough voiced frames.
     pub speaker_f0_hz: Option<f32>,
+    /// Pitch shift stored in the pack (semitones): what was left between the
+    /// searched style's median F0 on the training sentences and the
+    /// reference's (0 when the reference had no pitch to match).
+    pub pitch_shift_semitones: f32,
     /// Per-step numbers of the search.
     pub history: Vec<StepReport>,
 }
@@ -225,10 +229,16 @@ impl Cloner {
         let best = (0..base_scores.len()).max_by(|&a, &b| base_scores[a].1.total_cmp(&base_scores[b].1)).unwrap_or(0);
         let base = &self.stock[best].1;
         let result = search(&self.model, &Encoder(&self.encoder), base, &self.spread, &self.training, &target, config, on_step)?;
+        let style = apply_offset(base, &result.offset);
+        let pitch_shift = match target.log2_f0_median {
+            Some(goal) => pitch_correction(&self.model, &style, &self.training, goal)?.unwrap_or(0.0),
+            None => 0.0,
+        };
+        let adapter = StyleAdapter::default().with_pitch_shift(pitch_shift)?;
         let pack = VoicePackData {
             meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },
-            style: apply_offset(base, &result.offset),
-            adapters: Vec::new(),
+            style,
+            adapters: adapter.to_tensors(),
             speaker: Some(enrollment.centroid.as_slice().to_vec()),
         };
         // Round-trip once so a pack that would not load is caught here.
@@ -238,6 +248,7 @@ impl Cloner {
             base_voice: self.stock[best].0.clone(),
             base_scores,
             speaker_f0_hz: pitch.map(|p| p.median_hz),
+            pitch_shift_semitones: pitch_shift,
             history: result.history,
         })
     }

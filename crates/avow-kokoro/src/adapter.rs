@@ -10,6 +10,11 @@
 //! expressive than the 256-value style vector and still small enough to fit
 //! from a minute of speech. Applying it costs nothing at inference: the
 //! offsets are folded into the biases once, the forward pass is unchanged.
+//!
+//! An adapter may also carry a pitch shift in semitones (tensor
+//! [`PITCH_TENSOR`]), which scales the prosody predictor's F0 curve. Style
+//! search sets it to land a clone's median pitch on the speaker's when the
+//! style alone overshoots; it costs one multiplication per frame.
 
 use std::collections::BTreeMap;
 
@@ -25,18 +30,40 @@ pub type StyleAffineVisitor<'a> = dyn FnMut(&str, &mut Linear) -> Result<()> + '
 /// Tensor names in a voice pack start with this, then the layer name, then `.bias`.
 pub const TENSOR_PREFIX: &str = "adapter.";
 const TENSOR_SUFFIX: &str = ".bias";
+/// Voice-pack tensor holding the pitch shift: f32, shape `[1]`, semitones.
+pub const PITCH_TENSOR: &str = "adapter.pitch_shift";
+/// Largest pitch shift accepted, in semitones either way. A correction is a
+/// few semitones; an octave or more would be another voice, not this one.
+pub const MAX_PITCH_SHIFT: f32 = 12.0;
 
-/// Bias offsets keyed by style affine layer name.
+/// Bias offsets keyed by style affine layer name, and a pitch shift.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StyleAdapter {
     offsets: BTreeMap<String, Vec<f32>>,
+    pitch_semitones: f32,
 }
 
 impl StyleAdapter {
     /// An adapter from `(layer name, offset)` pairs (names as the visitor
     /// reports them, without prefix or suffix).
     pub fn from_offsets(offsets: impl IntoIterator<Item = (String, Vec<f32>)>) -> Self {
-        Self { offsets: offsets.into_iter().collect() }
+        Self { offsets: offsets.into_iter().collect(), pitch_semitones: 0.0 }
+    }
+
+    /// This adapter with its pitch shift set to `semitones` (positive is
+    /// higher). Refuses non-finite values and shifts beyond
+    /// ±[`MAX_PITCH_SHIFT`].
+    pub fn with_pitch_shift(mut self, semitones: f32) -> std::result::Result<Self, ModelError> {
+        if !semitones.is_finite() || semitones.abs() > MAX_PITCH_SHIFT {
+            return Err(ModelError::Input(format!("pitch shift {semitones} semitones is outside ±{MAX_PITCH_SHIFT}")));
+        }
+        self.pitch_semitones = semitones;
+        Ok(self)
+    }
+
+    /// The pitch shift in semitones (0 when none).
+    pub fn pitch_shift(&self) -> f32 {
+        self.pitch_semitones
     }
 
     /// Parses the `adapter.<layer>.bias` tensors of a voice pack, given as
@@ -44,7 +71,15 @@ impl StyleAdapter {
     /// that are not one-dimensional, and non-finite values are refused.
     pub fn from_tensors(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> std::result::Result<Self, ModelError> {
         let mut offsets = BTreeMap::new();
+        let mut pitch = None;
         for (name, shape, values) in tensors {
+            if name == PITCH_TENSOR {
+                if shape.as_slice() != [1] || values.len() != 1 || pitch.is_some() {
+                    return Err(ModelError::Input(format!("adapter tensor {name:?} must hold one value, has shape {shape:?}")));
+                }
+                pitch = Some(values[0]);
+                continue;
+            }
             let layer = name
                 .strip_prefix(TENSOR_PREFIX)
                 .and_then(|n| n.strip_suffix(TENSOR_SUFFIX))
@@ -57,25 +92,30 @@ impl StyleAdapter {
             }
             offsets.insert(layer.to_string(), values.clone());
         }
-        Ok(Self { offsets })
+        Self { offsets, pitch_semitones: 0.0 }.with_pitch_shift(pitch.unwrap_or(0.0))
     }
 
     /// The voice-pack tensors `(name, shape, values)` for this adapter.
     pub fn to_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-        self.offsets
+        let mut tensors: Vec<_> = self
+            .offsets
             .iter()
             .map(|(layer, v)| (format!("{TENSOR_PREFIX}{layer}{TENSOR_SUFFIX}"), vec![v.len()], v.clone()))
-            .collect()
+            .collect();
+        if self.pitch_semitones != 0.0 {
+            tensors.push((PITCH_TENSOR.to_string(), vec![1], vec![self.pitch_semitones]));
+        }
+        tensors
     }
 
     /// Whether the adapter changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
+        self.offsets.is_empty() && self.pitch_semitones == 0.0
     }
 
     /// Number of parameters.
     pub fn parameters(&self) -> usize {
-        self.offsets.values().map(Vec::len).sum()
+        self.offsets.values().map(Vec::len).sum::<usize>() + usize::from(self.pitch_semitones != 0.0)
     }
 
     /// The offset for one layer, if any.
@@ -92,7 +132,8 @@ impl KModel {
         self.decoder_mut().visit_style_affines("decoder", visit)
     }
 
-    /// A copy of the model with `adapter` folded into its biases. The copy
+    /// A copy of the model with `adapter` folded into its biases (and its
+    /// pitch shift into the F0 predictor). The copy
     /// shares every other weight with `self` (tensors are reference
     /// counted), so it costs a few hundred kilobytes, not a second model.
     /// Refuses an adapter that names a layer the model does not have or
@@ -101,6 +142,9 @@ impl KModel {
         let mut model = self.clone();
         if adapter.is_empty() {
             return Ok(model);
+        }
+        if adapter.pitch_semitones != 0.0 {
+            model.predictor_mut().set_f0_scale(2f64.powf(adapter.pitch_semitones as f64 / 12.0));
         }
         let mut used = 0usize;
         model.visit_style_affines(&mut |name, layer| {

@@ -50,6 +50,8 @@ pub struct ProsodyPredictor {
     n: Vec<AdainResBlock>,
     f0_proj: Conv1d,
     n_proj: Conv1d,
+    /// Factor on the predicted F0 curve: a speaker's pitch shift (1 = none).
+    f0_scale: f64,
 }
 
 fn resblock_stack(vb: VarBuilder) -> Result<Vec<AdainResBlock>> {
@@ -72,6 +74,7 @@ impl ProsodyPredictor {
             n: resblock_stack(vb.pp("N"))?,
             f0_proj: Conv1d::load(vb.pp("F0_proj"), 0, 1, 1, true)?,
             n_proj: Conv1d::load(vb.pp("N_proj"), 0, 1, 1, true)?,
+            f0_scale: 1.0,
         })
     }
 
@@ -109,6 +112,18 @@ impl ProsodyPredictor {
             }
             proj.forward(&h)?.squeeze(1)
         };
-        Ok((run(&self.f0, &self.f0_proj)?, run(&self.n, &self.n_proj)?))
+        let mut f0 = run(&self.f0, &self.f0_proj)?;
+        if self.f0_scale != 1.0 {
+            f0 = (f0 * self.f0_scale)?;
+        }
+        Ok((f0, run(&self.n, &self.n_proj)?))
+    }
+
+    /// Multiplies every F0 curve this predictor produces by `factor` from
+    /// now on. The decoder takes its harmonic source and its F0 features
+    /// from this curve, so scaling it moves the rendered pitch by the same
+    /// ratio.
+    pub(crate) fn set_f0_scale(&mut self, factor: f64) {
+        self.f0_scale = factor;
     }
 }

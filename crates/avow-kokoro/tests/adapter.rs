@@ -1,7 +1,8 @@
 //! Speaker adapters: every style affine layer is reachable by name, an
 //! adapter changes exactly what it names, an empty adapter changes nothing,
-//! a mismatched adapter is refused, and gradients reach a trainable bias
-//! swapped in through the visitor (what voice banking trains).
+//! a mismatched adapter is refused, a pitch shift scales only F0, and
+//! gradients reach a trainable bias swapped in through the visitor (what
+//! voice banking trains).
 //!
 //! Needs the converted weights (see `common::weights_path`).
 
@@ -57,6 +58,49 @@ fn an_adapter_changes_the_audio_and_an_empty_one_does_not() {
     // Round trip through the voice-pack tensor form.
     let back = StyleAdapter::from_tensors(&adapter.to_tensors()).unwrap();
     assert_eq!(back, adapter);
+}
+
+#[test]
+fn a_pitch_shift_scales_the_f0_curve_and_nothing_else() {
+    let Some(model) = model() else { return };
+    let case = fixtures().into_iter().min_by_key(|c| c.tokens.len()).unwrap();
+    let ids = ids(&case);
+    let style = Tensor::new(case.style.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let (f0, energy) = model.f0_energy(&ids, &style, &case.durations).unwrap();
+    let adapter = StyleAdapter::default().with_pitch_shift(-2.0).unwrap();
+    assert!(!adapter.is_empty() && adapter.parameters() == 1);
+    let shifted = model.adapted(&adapter).unwrap();
+    let (f0_low, energy_low) = shifted.f0_energy(&ids, &style, &case.durations).unwrap();
+    let ratio = 2f32.powf(-2.0 / 12.0);
+    for (a, b) in f0_low.iter().zip(&f0) {
+        assert!((a - b * ratio).abs() <= 1e-4 * b.abs().max(1.0), "{a} is not {b} × {ratio}");
+    }
+    assert_eq!(energy_low, energy, "a pitch shift must leave energy alone");
+    // Durations come from the same predictor and must not move either.
+    assert_eq!(shifted.predict_durations(&ids, &style, 1.0).unwrap(), model.predict_durations(&ids, &style, 1.0).unwrap());
+    // The base model is untouched, and the shift survives the voice-pack form.
+    assert_eq!(model.f0_energy(&ids, &style, &case.durations).unwrap().0, f0);
+    let back = StyleAdapter::from_tensors(&adapter.to_tensors()).unwrap();
+    assert_eq!(back.pitch_shift(), -2.0);
+    assert_eq!(shifted.f0_energy(&ids, &style, &case.durations).unwrap().0, model.adapted(&back).unwrap().f0_energy(&ids, &style, &case.durations).unwrap().0);
+}
+
+#[test]
+fn pitch_shifts_that_are_not_one_finite_value_within_an_octave_are_refused() {
+    for bad in [f32::NAN, f32::INFINITY, 12.5, -13.0] {
+        assert!(StyleAdapter::default().with_pitch_shift(bad).is_err(), "{bad} accepted");
+    }
+    assert!(StyleAdapter::default().with_pitch_shift(12.0).is_ok());
+    let tensor = |shape: Vec<usize>, values: Vec<f32>| vec![(avow_kokoro::adapter::PITCH_TENSOR.to_string(), shape, values)];
+    assert!(StyleAdapter::from_tensors(&tensor(vec![2], vec![1.0, 2.0])).is_err(), "two values");
+    assert!(StyleAdapter::from_tensors(&tensor(vec![1, 1], vec![1.0])).is_err(), "two dimensions");
+    assert!(StyleAdapter::from_tensors(&tensor(vec![1], vec![40.0])).is_err(), "over an octave");
+    assert!(StyleAdapter::from_tensors(&tensor(vec![1], vec![f32::NAN])).is_err());
+    let mut twice = tensor(vec![1], vec![1.0]);
+    twice.extend(tensor(vec![1], vec![2.0]));
+    assert!(StyleAdapter::from_tensors(&twice).is_err(), "two pitch tensors");
+    assert!(StyleAdapter::from_tensors(&tensor(vec![1], vec![0.0])).unwrap().is_empty());
+    assert!(StyleAdapter::default().to_tensors().is_empty(), "no shift, no tensor");
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! - tensor `style`, f32, shape `[510, 1, 256]`: row `n` is the style used for
 //!   an utterance of `n` tokens; columns 0..128 drive the decoder (timbre),
 //!   128..256 the prosody predictor.
-//! - optional tensors named `adapter.*` (speaker adaptation, f32).
+//! - optional tensors named `adapter.*` (speaker adaptation, f32): bias
+//!   offsets from voice banking, and a clone's pitch shift in semitones
+//!   (see `avow_kokoro::adapter`).
 //! - optional tensor `speaker`, f32, shape `[256]`: the GE2E embedding of the
 //!   recordings the voice was enrolled from, so that later recordings (voice
 //!   banking) can be checked against the person the pack was made for.

@@ -338,6 +338,8 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let adapted = VoicePackData {
         meta: pack.meta.clone(),
         style: pack.style.clone(),
+        // A clone's pitch shift is not carried over: banking fits the F0
+        // predictor to the recordings' own pitch.
         adapters: result.adapter.to_tensors(),
         speaker: pack.speaker.clone(),
     };

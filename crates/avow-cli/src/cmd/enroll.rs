@@ -145,11 +145,12 @@ fn run_search(cloner: &Cloner, enrollment: &Enrollment, name: &str, lang: &str, 
     bar.finish_and_clear();
     let last = cloned.history.iter().rev().take(5).map(|r| r.cosine).sum::<f32>() / cloned.history.len().min(5) as f32;
     eprintln!(
-        "cloned from stock voice {} in {:.0} s: speaker similarity on training sentences {:.2} (start {:.2})",
+        "cloned from stock voice {} in {:.0} s: speaker similarity on training sentences {:.2} (start {:.2}), pitch corrected by {:+.1} semitones",
         cloned.base_voice,
         start.elapsed().as_secs_f64(),
         last,
-        cloned.history.first().map(|r| r.cosine).unwrap_or(f32::NAN)
+        cloned.history.first().map(|r| r.cosine).unwrap_or(f32::NAN),
+        cloned.pitch_shift_semitones
     );
     Ok(cloned)
 }
@@ -248,6 +249,7 @@ pub fn run_enroll(a: EnrollArgs) -> anyhow::Result<ExitCode> {
         "base_voice": cloned.base_voice,
         "base_voice_similarity": cloned.base_scores,
         "speaker_f0_median_hz": cloned.speaker_f0_hz,
+        "pitch_shift_semitones": cloned.pitch_shift_semitones,
         "search": cloned.history.iter().map(|r| serde_json::json!({"step": r.step, "similarity": r.cosine, "f0_error_octaves": r.f0_error})).collect::<Vec<_>>(),
         "pack_sha256": record.voice_pack.sha256,
         "record_id": record_id,

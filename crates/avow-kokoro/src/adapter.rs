@@ -66,9 +66,11 @@ impl StyleAdapter {
         self.pitch_semitones
     }
 
-    /// Parses the `adapter.<layer>.bias` tensors of a voice pack, given as
-    /// `(name, shape, values)`. Names that do not follow the pattern, shapes
-    /// that are not one-dimensional, and non-finite values are refused.
+    /// Parses the `adapter.<layer>.bias` tensors of a voice pack, and its
+    /// [`PITCH_TENSOR`] if present, given as `(name, shape, values)`. Names
+    /// that follow neither pattern, shapes that are not one-dimensional, a
+    /// pitch tensor that is not one value within ±[`MAX_PITCH_SHIFT`], and
+    /// non-finite values are refused.
     pub fn from_tensors(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> std::result::Result<Self, ModelError> {
         let mut offsets = BTreeMap::new();
         let mut pitch = None;

@@ -135,8 +135,7 @@ fn enroll_writes_a_pack_and_a_draft_that_must_be_signed_before_it_speaks() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("enrollment.json")).unwrap()).unwrap();
     assert!(report["statement_speaker_similarity"].as_f64().unwrap() >= avow_speaker::calibration::CONSENT_THRESHOLD as f64);
     // The pitch the one-step search left over is stored in the pack (so the
-    // consent hash covers it) and reported; a stock voice speaking for the
-    // speaker starts at most a few semitones off.
+    // consent hash covers it), reported, and within the correction's clamp.
     let shift = report["pitch_shift_semitones"].as_f64().unwrap() as f32;
     let stored = avow_kokoro::StyleAdapter::from_tensors(&data.adapters).unwrap().pitch_shift();
     assert_eq!(stored, shift, "the pack must carry the reported shift");

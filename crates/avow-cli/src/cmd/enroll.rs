@@ -152,6 +152,13 @@ fn run_search(cloner: &Cloner, enrollment: &Enrollment, name: &str, lang: &str, 
         cloned.history.first().map(|r| r.cosine).unwrap_or(f32::NAN),
         cloned.pitch_shift_semitones
     );
+    if cloned.pitch_shift_semitones.abs() >= avow_clone::MAX_PITCH_CORRECTION {
+        eprintln!(
+            "warning: the searched voice's pitch was {0} semitones or more from the recordings'; the correction stops at {0}, \
+             so the clone may still sound higher or lower than the speaker. Check that the references are one speaker's ordinary speaking voice.",
+            avow_clone::MAX_PITCH_CORRECTION
+        );
+    }
     Ok(cloned)
 }
 

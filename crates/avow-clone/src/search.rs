@@ -244,18 +244,16 @@ pub fn speech_pitch(model: &KModel, table: &[f32], sentences: &[Vec<u32>]) -> Re
     }
     let device = Device::Cpu;
     let down = Downsample24To16::new(&device)?;
-    let tracker = PitchTracker::new(16_000);
-    let mut voiced = Vec::new();
+    let mut speech = Vec::with_capacity(sentences.len());
     for tokens in sentences {
         if tokens.is_empty() || tokens.len() > avow_kokoro::MAX_TOKENS {
             return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
         }
         let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
         let audio = model.synthesize(tokens, &table[row * STYLE_DIM..(row + 1) * STYLE_DIM], 1.0)?.audio;
-        let audio_16k: Vec<f32> = down.forward(&Tensor::new(audio.as_slice(), &device)?)?.to_vec1()?;
-        voiced.extend(tracker.track(&audio_16k).into_iter().filter(|&f| f > 0.0));
+        speech.push(down.forward(&Tensor::new(audio.as_slice(), &device)?)?.to_vec1::<f32>()?);
     }
-    Ok(PitchStats::from_voiced(voiced))
+    Ok(PitchTracker::new(16_000).stats(speech.iter().map(Vec::as_slice)))
 }
 
 /// The pitch shift, in semitones, that puts the median F0 of `table`'s speech

@@ -33,7 +33,12 @@ impl SpeakerEmbedder for Encoder<'_> {
     }
 }
 
+// As in the CLI, so that timings are the ones users see.
+#[global_allocator]
+static ALLOC: avow_alloc::Allocator = avow_alloc::Allocator;
+
 fn main() {
+    avow_alloc::tune();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let steps: usize = arg("--steps").map(|s| s.parse().unwrap()).unwrap_or(150);

@@ -23,7 +23,12 @@ use avow_clone::PitchTracker;
 use avow_kokoro::KModel;
 use avow_speaker::{Embedding, SpeakerEncoder};
 
+// As in the CLI, so that timings are the ones users see.
+#[global_allocator]
+static ALLOC: avow_alloc::Allocator = avow_alloc::Allocator;
+
 fn main() {
+    avow_alloc::tune();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let start_name = arg("--start").unwrap_or_else(|| "jf_nezumi".into());

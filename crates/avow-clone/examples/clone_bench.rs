@@ -52,7 +52,12 @@ struct Speaker {
     pitch_all: PitchStats,
 }
 
+// As in the CLI, so that timings are the ones users see.
+#[global_allocator]
+static ALLOC: avow_alloc::Allocator = avow_alloc::Allocator;
+
 fn main() {
+    avow_alloc::tune();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let steps: usize = arg("--steps").map(|s| s.parse().expect("--steps takes a number")).unwrap_or(16);

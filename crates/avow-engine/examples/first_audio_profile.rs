@@ -32,7 +32,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: avow_alloc::Allocator = avow_alloc::Allocator;
 
 const DEFAULT_TEXTS: [&str; 3] = [
     "Open.",
@@ -177,6 +177,7 @@ impl Blocks {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    avow_alloc::tune();
     let mut args = std::env::args().skip(1).peekable();
     // `--engine-only`: time only the engine's path (for before/after runs).
     let engine_only = args.next_if_eq("--engine-only").is_some();

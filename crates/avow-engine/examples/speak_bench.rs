@@ -5,14 +5,15 @@
 //! kernels off (`avow_kokoro::layers::set_int8_kernels`). "first_synthesis_s"
 //! is the process's first call, which also quantizes the weights for the
 //! int8 kernels; the medians exclude it when REPEATS > 1.
+//! `--allocator-defaults` skips [`avow_alloc::tune`] (which the CLI calls).
 //!
-//! `cargo run --release -p avow-engine --example speak_bench -- tools/ort_bench_sentences.json [REPEATS] [--f32]`
+//! `cargo run --release -p avow-engine --example speak_bench -- tools/ort_bench_sentences.json [REPEATS] [--f32] [--allocator-defaults]`
 //! (model cache: `AVOW_CACHE_DIR` or the default).
 
 use std::time::Instant;
 
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: avow_alloc::Allocator = avow_alloc::Allocator;
 
 fn cpu_seconds() -> f64 {
     // utime + stime of this process from /proc (Linux only; the bench is too).
@@ -36,7 +37,10 @@ fn peak_rss_mb() -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().collect();
     let f32_only = args.iter().any(|a| a == "--f32");
-    args.retain(|a| a != "--f32");
+    if !args.iter().any(|a| a == "--allocator-defaults") {
+        avow_alloc::tune();
+    }
+    args.retain(|a| a != "--f32" && a != "--allocator-defaults");
     avow_kokoro::layers::set_int8_kernels(!f32_only);
     let sentences: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args[1])?)?;
     let cache = avow_models::ModelCache::from_dir_or_env(None)?;

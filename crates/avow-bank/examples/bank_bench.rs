@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use avow_bank::{adapt, align, AdaptConfig};
-use avow_clone::{apply_offset, pitch_correction, search, style_spread, CloneTarget, PitchTracker, SearchConfig, SpeakerEmbedder};
+use avow_clone::{finish, search, style_spread, CloneTarget, FinishConfig, PitchTracker, SearchConfig, SpeakerEmbedder};
 use avow_kokoro::{KModel, StyleAdapter};
 use avow_speaker::{Embedding, SpeakerEncoder};
 use candle_core::Tensor;
@@ -137,12 +137,29 @@ fn main() {
             let target = CloneTarget { embedding: target_e.as_slice().to_vec(), log2_f0_median: Some(pitch.median_log2()) };
             let cfg = SearchConfig { steps: clone_steps, ..Default::default() };
             let r = search(&model, &Encoder(&encoder), &stock[best].1, &spread, &training, &target, &cfg, |_| {}).unwrap();
-            let clone_table = apply_offset(&stock[best].1, &r.offset);
-            // As `avow enroll` stores it: the pitch left over after the search, as a shift.
-            let shift = pitch_correction(&model, &clone_table, &training, pitch.median_log2()).unwrap().unwrap_or(0.0);
+            // As `avow enroll` finishes it: the pitch left over after the
+            // search as a shift, and Whisper's intelligibility guard.
+            let done = finish(
+                &model,
+                &stock[best].1,
+                &r.offset,
+                &training,
+                avow_clone::sentences::TRAINING_EN,
+                Some(pitch.median_log2()),
+                &avow_enroll::WhisperJudge(&asr),
+                &FinishConfig::default(),
+            )
+            .unwrap();
+            let shift = done.pitch_shift;
             let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).unwrap()).unwrap();
-            stages.push(("clone", clone_model, clone_table));
-            eprintln!("  {s}: style search ({clone_steps} steps) and pitch correction ({shift:+.2} st) in {:.0} s", t0.elapsed().as_secs_f32());
+            stages.push(("clone", clone_model, done.style));
+            let guard: Vec<String> = done.checks.iter().map(|c| format!("{}: {}/{}", c.offset_scale, c.word_errors, c.words)).collect();
+            eprintln!(
+                "  {s}: style search ({clone_steps} steps), pitch correction ({shift:+.2} st) and guard (offset scale: word errors {}; kept {}) in {:.0} s",
+                guard.join(", "),
+                done.kept.offset_scale,
+                t0.elapsed().as_secs_f32()
+            );
         }
         let table = stages.last().unwrap().2.clone();
         // --steps 0 stops after the clone: the style search's own benchmark.

@@ -22,7 +22,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use avow_clone::{apply_offset, pitch_correction, search, semitones, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder};
+use avow_clone::{
+    finish, search, semitones, style_spread, CloneError, CloneTarget, FinishConfig, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder,
+    WordErrorCounter,
+};
 use avow_kokoro::{KModel, StyleAdapter};
 use avow_speaker::enrollment::{self, Limits, Recording};
 use avow_speaker::{Embedding, SpeakerEncoder};
@@ -38,6 +41,16 @@ struct Encoder(SpeakerEncoder);
 impl SpeakerEmbedder for Encoder {
     fn embed_tensor(&self, wav: &Tensor) -> candle_core::Result<Tensor> {
         self.0.embed_tensor(wav)
+    }
+}
+
+/// Whisper as the intelligibility guard's judge, as in `avow enroll`.
+struct Whisper<'a>(&'a avow_asr::Transcriber);
+impl WordErrorCounter for Whisper<'_> {
+    fn word_errors(&self, audio_16k: &[f32], text: &str) -> Result<(usize, usize), CloneError> {
+        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Input(e.to_string()))?;
+        let errors = avow_asr::word_errors(text, &heard.text);
+        Ok((errors.edits(), errors.reference_words))
     }
 }
 
@@ -70,6 +83,7 @@ fn main() {
     let files = cache.ensure(false).expect("model files");
     let model = KModel::from_file(&files.weights).expect("Kokoro weights");
     let encoder = Encoder(SpeakerEncoder::from_cache(false).expect("speaker encoder"));
+    let asr = avow_asr::Transcriber::open_default(false).expect("Whisper");
     let vocab = avow_text::KokoroVocab::from_json(&std::fs::read_to_string(&files.vocab).expect("vocab")).expect("vocab json");
     let front = avow_text::TextFrontEnd::new(avow_phonemize::EspeakPhonemizer::new().expect("espeak-ng"), vocab);
     // A text as the model's utterances (long texts are split by the front end).
@@ -189,12 +203,26 @@ fn main() {
         })
         .expect("search");
         let (start_name, start_table) = (&stock[best].0, &stock[best].1);
-        let clone_table = apply_offset(start_table, &result.offset);
-        // As `avow enroll` stores it: the pitch the search left over, as a shift.
-        let shift = pitch_correction(&model, &clone_table, &training, pitch.median_log2()).expect("pitch correction").unwrap_or(0.0);
+        // As `avow enroll` finishes it: the pitch the search left over as a
+        // shift, and Whisper's intelligibility guard.
+        let done = finish(
+            &model,
+            start_table,
+            &result.offset,
+            &training,
+            avow_clone::sentences::TRAINING_EN,
+            Some(pitch.median_log2()),
+            &Whisper(&asr),
+            &FinishConfig::default(),
+        )
+        .expect("finish");
+        let (clone_table, shift) = (done.style.clone(), done.pitch_shift);
         let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).expect("shift")).expect("adapted model");
         let enroll_secs = t0.elapsed().as_secs_f32();
-        eprintln!("  {s}: pitch correction {shift:+.2} semitones");
+        eprintln!(
+            "  {s}: pitch correction {shift:+.2} semitones; guard kept offset scale {} ({}/{} words misheard)",
+            done.kept.offset_scale, done.kept.word_errors, done.kept.words
+        );
         let (clone_c, clone_recs) = centroid_of(&clone_model, &clone_table, &eval);
         let (start_c, start_recs) = centroid_of(&model, start_table, &eval);
         let own = &held_centroids.iter().find(|(n, _)| n == s).expect("own centroid").1;

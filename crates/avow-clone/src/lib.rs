@@ -3,17 +3,21 @@
 //! Kokoro speaks in the voice its 256-value style vector describes, but ships
 //! no encoder from audio to style. This crate finds a style for a speaker by
 //! synthesizing through the Candle model and following gradients toward the
-//! speaker's embedding and pitch, regularized toward the stock voices' styles.
+//! speaker's embedding and pitch, regularized toward the stock voices' styles
+//! ([`search`]), then sets the clone's pitch correction and checks that its
+//! speech is still intelligible ([`finish`]).
 //!
 //! It runs the model without the consent gate and without a watermark, so it
 //! never returns audio: its output is a style table for a voice pack, which
 //! is useless until a consent record for that pack verifies.
 
+pub mod finish;
 pub mod pitch;
 pub mod resample;
 pub mod search;
 pub mod sentences;
 
+pub use finish::{finish, FinishConfig, FinishedClone, GuardCheck, WordErrorCounter};
 pub use pitch::{masked_mean_log2, semitones, PitchStats, PitchTracker};
 pub use resample::Downsample24To16;
 pub use search::{apply_offset, pitch_correction, search, speech_pitch, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport, MAX_PITCH_CORRECTION};

@@ -264,10 +264,11 @@ pub fn speech_pitch(model: &KModel, table: &[f32], sentences: &[Vec<u32>]) -> Re
 ///
 /// The search cannot land the pitch exactly: it moves pitch only through the
 /// style, one sentence per step, and the median of each sentence swings
-/// around the target. Measuring the final style over every training
-/// sentence and shifting the F0 curve by the remaining error closes that
-/// gap without touching timbre. Only training sentences are used, so the
-/// benchmark's held-out sentences still judge it.
+/// around the target. Measuring the final style over several training
+/// sentences at once ([`crate::finish`] uses half of them) and shifting the
+/// F0 curve by the remaining error closes that gap without touching timbre.
+/// Only training sentences are used, so the benchmark's held-out sentences
+/// still judge it.
 pub fn pitch_correction(model: &KModel, table: &[f32], sentences: &[Vec<u32>], goal_log2: f32) -> Result<Option<f32>, CloneError> {
     if !goal_log2.is_finite() {
         return Err(CloneError::Input("the pitch goal is not finite".into()));

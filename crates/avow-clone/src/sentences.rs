@@ -3,7 +3,9 @@
 //! vowels, consonant clusters, voicing and intonation (statements, questions,
 //! exclamations, lists), and none of them in the evaluation set.
 
-/// English training sentences.
+/// English training sentences. American spellings: the voices speak en-us,
+/// and the intelligibility guard compares Whisper's (American) transcripts
+/// with these texts word for word.
 pub const TRAINING_EN: &[&str] = &[
     "The kettle whistled while we packed the boxes.",
     "Could you bring the blue chair over here?",
@@ -11,10 +13,10 @@ pub const TRAINING_EN: &[&str] = &[
     "I thought the movie was much better than the book.",
     "Please check the oven before you leave the house.",
     "Why would anyone paint a garage bright yellow?",
-    "Our neighbours grow tomatoes, beans and sweet peppers.",
+    "Our neighbors grow tomatoes, beans and sweet peppers.",
     "She measured the board twice and cut it once.",
     "The morning train was late again, wasn't it?",
-    "Thick clouds rolled over the quiet harbour town.",
+    "Thick clouds rolled over the quiet harbor town.",
     "We should have called my uncle on Sunday.",
     "A young judge ruled on the unusual case.",
     "How much does a ticket to the museum cost?",

@@ -8,7 +8,9 @@
 //!    (Whisper, [`avow_asr::check_statement`]) in the same voice as the
 //!    references (GE2E cosine at least [`avow_speaker::calibration::CONSENT_THRESHOLD`]);
 //! 3. [`Cloner::clone_voice`] finds a Kokoro style for the speaker by
-//!    analysis-by-synthesis ([`avow_clone`]) and returns the voice pack.
+//!    analysis-by-synthesis ([`avow_clone`]), has Whisper check that the
+//!    clone is still intelligible (backing off toward the start voice when it
+//!    is not), and returns the voice pack.
 //!
 //! A pack is inert until a consent record for its exact bytes is signed by a
 //! trusted issuer; the CLI drafts that record from what this crate measured.
@@ -18,7 +20,10 @@
 use std::path::Path;
 
 use avow_asr::{check_statement, ConsentStatement, StatementCheck, Transcriber};
-use avow_clone::{apply_offset, pitch_correction, search, style_spread, CloneTarget, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder, StepReport};
+use avow_clone::{
+    finish, search, style_spread, CloneError, CloneTarget, FinishConfig, GuardCheck, PitchStats, PitchTracker, SearchConfig, SpeakerEmbedder,
+    StepReport, WordErrorCounter,
+};
 use avow_kokoro::{KModel, StyleAdapter};
 use avow_models::ModelCache;
 use avow_phonemize::EspeakPhonemizer;
@@ -128,6 +133,11 @@ pub struct ClonedVoice {
     /// searched style's median F0 on the training sentences and the
     /// reference's (0 when the reference had no pitch to match).
     pub pitch_shift_semitones: f32,
+    /// The intelligibility guard's verdict on the kept voice.
+    pub guard_kept: GuardCheck,
+    /// Every voice the guard judged (the searched style first; then, when it
+    /// failed, the start voice and scaled-back styles).
+    pub guard: Vec<GuardCheck>,
     /// Per-step numbers of the search.
     pub history: Vec<StepReport>,
 }
@@ -142,6 +152,18 @@ fn clone_target(enrollment: &Enrollment) -> (CloneTarget, Option<PitchStats>) {
     (target, pitch)
 }
 
+/// Whisper and a word alignment as the intelligibility guard's judge
+/// ([`avow_clone::finish`]).
+pub struct WhisperJudge<'a>(pub &'a Transcriber);
+
+impl WordErrorCounter for WhisperJudge<'_> {
+    fn word_errors(&self, audio_16k: &[f32], text: &str) -> Result<(usize, usize), CloneError> {
+        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Input(format!("speech recognition: {e}")))?;
+        let errors = avow_asr::word_errors(text, &heard.text);
+        Ok((errors.edits(), errors.reference_words))
+    }
+}
+
 struct Encoder<'a>(&'a SpeakerEncoder);
 
 impl SpeakerEmbedder for Encoder<'_> {
@@ -154,6 +176,7 @@ impl SpeakerEmbedder for Encoder<'_> {
 pub struct Cloner {
     model: KModel,
     encoder: SpeakerEncoder,
+    transcriber: Transcriber,
     training: Vec<Vec<u32>>,
     stock: Vec<(String, Vec<f32>)>,
     spread: Vec<f32>,
@@ -161,14 +184,16 @@ pub struct Cloner {
 }
 
 impl Cloner {
-    /// Loads Kokoro, the stock voices and the speaker encoder from the model
-    /// cache (fetching on first use), and phonemizes the training sentences.
+    /// Loads Kokoro, the stock voices, the speaker encoder and Whisper from
+    /// the model cache (fetching on first use), and phonemizes the training
+    /// sentences.
     pub fn open(cache: &ModelCache, progress: bool) -> Result<Self, EnrollError> {
         let files = cache.ensure(progress).map_err(|e| EnrollError::Models(e.to_string()))?;
         let model = KModel::from_file(&files.weights)?;
         // The speaker encoder lives in the same cache as Kokoro (--cache-dir included).
         let ge2e = avow_speaker::weights::ensure_weights(cache.dir(), &avow_models::PipDownloader::from_env(), progress)?;
         let encoder = avow_speaker::SpeakerEncoder::load(ge2e)?;
+        let transcriber = Transcriber::load(&avow_asr::AsrCache::new(cache.dir()).ensure(progress)?)?;
         let vocab_text = std::fs::read_to_string(&files.vocab).map_err(|e| EnrollError::Models(format!("{}: {e}", files.vocab.display())))?;
         let vocab = KokoroVocab::from_json(&vocab_text).map_err(|e| EnrollError::Models(e.to_string()))?;
         let front = TextFrontEnd::new(EspeakPhonemizer::new().map_err(|e| EnrollError::Text(e.to_string()))?, vocab);
@@ -189,12 +214,17 @@ impl Cloner {
         }
         let tables: Vec<&[f32]> = stock.iter().map(|(_, t)| t.as_slice()).collect();
         let spread = style_spread(&tables)?;
-        Ok(Self { model, encoder, training, stock, spread, model_id: cache.spec().model_id.clone() })
+        Ok(Self { model, encoder, transcriber, training, stock, spread, model_id: cache.spec().model_id.clone() })
     }
 
     /// The speaker encoder (for enrollment checks).
     pub fn encoder(&self) -> &SpeakerEncoder {
         &self.encoder
+    }
+
+    /// Whisper (for the spoken-consent check).
+    pub fn transcriber(&self) -> &Transcriber {
+        &self.transcriber
     }
 
     /// GE2E embedding of the base model speaking training sentence `i` with
@@ -229,11 +259,17 @@ impl Cloner {
         let best = (0..base_scores.len()).max_by(|&a, &b| base_scores[a].1.total_cmp(&base_scores[b].1)).unwrap_or(0);
         let base = &self.stock[best].1;
         let result = search(&self.model, &Encoder(&self.encoder), base, &self.spread, &self.training, &target, config, on_step)?;
-        let style = apply_offset(base, &result.offset);
-        let pitch_shift = match target.log2_f0_median {
-            Some(goal) => pitch_correction(&self.model, &style, &self.training, goal)?.unwrap_or(0.0),
-            None => 0.0,
-        };
+        let finished = finish(
+            &self.model,
+            base,
+            &result.offset,
+            &self.training,
+            avow_clone::sentences::TRAINING_EN,
+            target.log2_f0_median,
+            &WhisperJudge(&self.transcriber),
+            &FinishConfig::default(),
+        )?;
+        let (style, pitch_shift) = (finished.style, finished.pitch_shift);
         let adapter = StyleAdapter::default().with_pitch_shift(pitch_shift)?;
         let pack = VoicePackData {
             meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },
@@ -249,6 +285,8 @@ impl Cloner {
             base_scores,
             speaker_f0_hz: pitch.map(|p| p.median_hz),
             pitch_shift_semitones: pitch_shift,
+            guard_kept: finished.kept,
+            guard: finished.checks,
             history: result.history,
         })
     }

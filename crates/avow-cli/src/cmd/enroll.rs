@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use avow_asr::{ConsentStatement as SpokenStatement, Transcriber};
+use avow_asr::ConsentStatement as SpokenStatement;
 use avow_clone::{SearchConfig, StepReport};
 use avow_consent::dsse::CONSENT_PAYLOAD_TYPE;
 use avow_consent::statement::CONSENT_FORMAT;
@@ -152,6 +152,21 @@ fn run_search(cloner: &Cloner, enrollment: &Enrollment, name: &str, lang: &str, 
         cloned.history.first().map(|r| r.cosine).unwrap_or(f32::NAN),
         cloned.pitch_shift_semitones
     );
+    let kept = cloned.guard_kept;
+    eprintln!(
+        "intelligibility: Whisper misheard {} of {} words of the clone ({:.1}%)",
+        kept.word_errors,
+        kept.words,
+        100.0 * kept.word_error_rate()
+    );
+    if kept.offset_scale < 1.0 {
+        eprintln!(
+            "warning: the searched voice was hard to understand ({:.1}% of words misheard); it was moved back {:.0}% of the way to stock voice {}",
+            100.0 * cloned.guard.first().map_or(f32::NAN, |c| c.word_error_rate()),
+            100.0 * (1.0 - kept.offset_scale),
+            cloned.base_voice
+        );
+    }
     if cloned.pitch_shift_semitones.abs() >= avow_clone::MAX_PITCH_CORRECTION {
         eprintln!(
             "warning: the searched voice's pitch was {0} semitones or more from the recordings'; the correction stops at {0}, \
@@ -207,9 +222,7 @@ pub fn run_enroll(a: EnrollArgs) -> anyhow::Result<ExitCode> {
 
     let cloner = open_cloner(&a.search)?;
     let enrollment = check_references(&cloner, &a.audio)?;
-    let asr_cache = avow_asr::AsrCache::new(ModelCache::from_dir_or_env(a.search.cache_dir.clone())?.dir());
-    let transcriber = Transcriber::load(&asr_cache.ensure(std::io::stderr().is_terminal())?)?;
-    let spoken = match check_spoken_consent(&a.statement, &statement, &enrollment.centroid, cloner.encoder(), &transcriber) {
+    let spoken = match check_spoken_consent(&a.statement, &statement, &enrollment.centroid, cloner.encoder(), cloner.transcriber()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("avow: enrollment refused: {e}");
@@ -257,6 +270,13 @@ pub fn run_enroll(a: EnrollArgs) -> anyhow::Result<ExitCode> {
         "base_voice_similarity": cloned.base_scores,
         "speaker_f0_median_hz": cloned.speaker_f0_hz,
         "pitch_shift_semitones": cloned.pitch_shift_semitones,
+        "intelligibility_kept_offset_scale": cloned.guard_kept.offset_scale,
+        "intelligibility_guard": cloned.guard.iter().map(|c| serde_json::json!({
+            "offset_scale": c.offset_scale,
+            "pitch_shift_semitones": c.pitch_shift,
+            "word_errors": c.word_errors,
+            "words": c.words,
+        })).collect::<Vec<_>>(),
         "search": cloned.history.iter().map(|r| serde_json::json!({"step": r.step, "similarity": r.cosine, "f0_error_octaves": r.f0_error})).collect::<Vec<_>>(),
         "pack_sha256": record.voice_pack.sha256,
         "record_id": record_id,

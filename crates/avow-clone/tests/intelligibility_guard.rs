@@ -9,26 +9,12 @@
 //! the model cache; skips without them unless `AVOW_REQUIRE_MODELS=1`.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 
 use avow_clone::{apply_offset, finish, speech_pitch, CloneError, FinishConfig, PitchTracker, WordErrorCounter};
 use avow_kokoro::KModel;
 
-fn cache() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() && dir.join("voices/jf_gongitsune.voicepack").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {}", dir.display());
-    None
-}
-
-fn fixture_tokens(name: &str) -> Vec<u32> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../avow-kokoro/tests/fixtures/{name}.json"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect()
-}
+mod common;
+use common::{cache, fixture_tokens};
 
 /// Reports `errors[round]` word errors out of 10 words for every sentence of
 /// a round (one guard sentence per round here), and keeps what it heard.

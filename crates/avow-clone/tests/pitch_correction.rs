@@ -6,26 +6,12 @@
 //! Needs the converted weights and stock voices in the model cache; skips
 //! without them unless `AVOW_REQUIRE_MODELS=1`.
 
-use std::path::PathBuf;
 
 use avow_clone::{pitch_correction, speech_pitch, MAX_PITCH_CORRECTION};
 use avow_kokoro::{KModel, StyleAdapter};
 
-fn cache() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() && dir.join("voices/jm_kumo.voicepack").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {}", dir.display());
-    None
-}
-
-fn fixture_tokens(name: &str) -> Vec<u32> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../avow-kokoro/tests/fixtures/{name}.json"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect()
-}
+mod common;
+use common::{cache, fixture_tokens};
 
 #[test]
 fn the_correction_lands_the_adapted_speech_on_the_goal() {

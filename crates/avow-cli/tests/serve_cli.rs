@@ -245,26 +245,28 @@ fn bad_requests_get_openai_shaped_errors_and_no_audio_or_ledger_entry() {
         ("nothing to speak", r#"{"input":"?!... ,;","voice":"jf_alpha"}"#, 400, Some("input"), "invalid_input"),
         ("oversized body", &format!(r#"{{"input":"Hi","voice":"jf_alpha","pad":"{}"}}"#, "x".repeat(5000)), 413, None, "request_too_large"),
     ];
-    for (what, body, status, param, code) in cases {
-        let r = served.speech(body);
-        assert_eq!(r.status_code, *status, "{what}: {}", String::from_utf8_lossy(r.as_bytes()));
-        let error = error_of(&r);
-        assert_eq!(error["code"], *code, "{what}: {error}");
-        assert_eq!(error["param"].as_str(), *param, "{what}: {error}");
-        assert!(!error["message"].as_str().unwrap_or_default().is_empty(), "{what}: no message");
-    }
     // With a cap of two connections, the server may still be closing the
-    // previous ones (draining, on a loaded machine): wait until it admits one.
-    let get_admitted = |path: &str| {
+    // previous ones (draining, on a loaded machine) and answer 503: retry
+    // until it admits the request.
+    let admitted = |send: &dyn Fn() -> minreq::Response| {
         let started = Instant::now();
         loop {
-            let r = served.get(path);
+            let r = send();
             if r.status_code != 503 || started.elapsed() > Duration::from_secs(20) {
                 return r;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
     };
+    for (what, body, status, param, code) in cases {
+        let r = admitted(&|| served.speech(body));
+        assert_eq!(r.status_code, *status, "{what}: {}", String::from_utf8_lossy(r.as_bytes()));
+        let error = error_of(&r);
+        assert_eq!(error["code"], *code, "{what}: {error}");
+        assert_eq!(error["param"].as_str(), *param, "{what}: {error}");
+        assert!(!error["message"].as_str().unwrap_or_default().is_empty(), "{what}: no message");
+    }
+    let get_admitted = |path: &str| admitted(&|| served.get(path));
     assert_eq!(get_admitted("/v1/nothing").status_code, 404);
     let wrong_method = get_admitted("/v1/audio/speech");
     assert_eq!(wrong_method.status_code, 405);

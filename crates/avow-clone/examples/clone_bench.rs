@@ -48,7 +48,7 @@ impl SpeakerEmbedder for Encoder {
 struct Whisper<'a>(&'a avow_asr::Transcriber);
 impl WordErrorCounter for Whisper<'_> {
     fn word_errors(&self, audio_16k: &[f32], text: &str) -> Result<(usize, usize), CloneError> {
-        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Input(e.to_string()))?;
+        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Judge(e.to_string()))?;
         let errors = avow_asr::word_errors(text, &heard.text);
         Ok((errors.edits(), errors.reference_words))
     }

@@ -36,6 +36,9 @@ pub enum CloneError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] avow_kokoro::ModelError),
+    /// The intelligibility guard's judge (a speech recognizer) failed.
+    #[error("intelligibility check: {0}")]
+    Judge(String),
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),

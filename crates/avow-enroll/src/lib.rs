@@ -158,7 +158,7 @@ pub struct WhisperJudge<'a>(pub &'a Transcriber);
 
 impl WordErrorCounter for WhisperJudge<'_> {
     fn word_errors(&self, audio_16k: &[f32], text: &str) -> Result<(usize, usize), CloneError> {
-        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Input(format!("speech recognition: {e}")))?;
+        let heard = self.0.transcribe(audio_16k).map_err(|e| CloneError::Judge(e.to_string()))?;
         let errors = avow_asr::word_errors(text, &heard.text);
         Ok((errors.edits(), errors.reference_words))
     }

@@ -150,7 +150,7 @@ fn main() {
                 &FinishConfig::default(),
             )
             .unwrap();
-            let shift = done.pitch_shift;
+            let shift = done.kept.pitch_shift;
             let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).unwrap()).unwrap();
             stages.push(("clone", clone_model, done.style));
             let guard: Vec<String> = done.checks.iter().map(|c| format!("{}: {}/{}", c.offset_scale, c.word_errors, c.words)).collect();

@@ -216,7 +216,7 @@ fn main() {
             &FinishConfig::default(),
         )
         .expect("finish");
-        let (clone_table, shift) = (done.style.clone(), done.pitch_shift);
+        let (clone_table, shift) = (done.style.clone(), done.kept.pitch_shift);
         let clone_model = model.adapted(&StyleAdapter::default().with_pitch_shift(shift).expect("shift")).expect("adapted model");
         let enroll_secs = t0.elapsed().as_secs_f32();
         eprintln!(

@@ -20,10 +20,10 @@
 //! the voice the pack will hold.
 
 use avow_kokoro::{KModel, StyleAdapter};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 
 use crate::resample::Downsample24To16;
-use crate::search::{apply_offset, pitch_correction};
+use crate::search::{apply_offset, pitch_correction, speak_16k};
 use crate::{CloneError, STYLE_DIM, STYLE_ROWS};
 
 /// Counts word errors of speech against the text it should say (a speech
@@ -83,9 +83,7 @@ impl GuardCheck {
 pub struct FinishedClone {
     /// Style table: the start voice plus the kept fraction of the offset.
     pub style: Vec<f32>,
-    /// Pitch shift (semitones) for the voice pack.
-    pub pitch_shift: f32,
-    /// The check of the kept voice.
+    /// The check of the kept voice; its pitch shift goes into the pack.
     pub kept: GuardCheck,
     /// Every voice judged, in order (the kept one among them).
     pub checks: Vec<GuardCheck>,
@@ -137,22 +135,22 @@ pub fn finish(
     let (style, clone) = round.judge(1.0)?;
     checks.push(clone);
     if clone.word_error_rate() <= config.pass_word_error_rate {
-        return Ok(FinishedClone { style, pitch_shift: clone.pitch_shift, kept: clone, checks });
+        return Ok(FinishedClone { style, kept: clone, checks });
     }
     let (start_style, start) = round.judge(0.0)?;
     checks.push(start);
     let allowed = start.word_error_rate() + config.margin_over_start;
     if clone.word_error_rate() <= allowed {
-        return Ok(FinishedClone { style, pitch_shift: clone.pitch_shift, kept: clone, checks });
+        return Ok(FinishedClone { style, kept: clone, checks });
     }
     for &scale in &config.fallback_scales {
         let (style, check) = round.judge(scale)?;
         checks.push(check);
         if check.word_error_rate() <= allowed {
-            return Ok(FinishedClone { style, pitch_shift: check.pitch_shift, kept: check, checks });
+            return Ok(FinishedClone { style, kept: check, checks });
         }
     }
-    Ok(FinishedClone { style: start_style, pitch_shift: start.pitch_shift, kept: start, checks })
+    Ok(FinishedClone { style: start_style, kept: start, checks })
 }
 
 /// What one round of the guard needs.
@@ -180,10 +178,7 @@ impl Round<'_> {
         let voice = self.model.adapted(&StyleAdapter::default().with_pitch_shift(pitch_shift)?)?;
         let (mut word_errors, mut words) = (0, 0);
         for (tokens, text) in &self.guard_set {
-            let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
-            let audio = voice.synthesize(tokens, &style[row * STYLE_DIM..(row + 1) * STYLE_DIM], 1.0)?.audio;
-            let audio_16k: Vec<f32> = self.down.forward(&Tensor::new(audio.as_slice(), &Device::Cpu)?)?.to_vec1()?;
-            let (e, w) = self.judge.word_errors(&audio_16k, text)?;
+            let (e, w) = self.judge.word_errors(&speak_16k(&voice, &style, tokens, &self.down)?, text)?;
             word_errors += e;
             words += w;
         }

@@ -242,18 +242,24 @@ pub fn speech_pitch(model: &KModel, table: &[f32], sentences: &[Vec<u32>]) -> Re
     if table.len() != STYLE_ROWS * STYLE_DIM {
         return Err(CloneError::Input(format!("style table of {} values, expected {}", table.len(), STYLE_ROWS * STYLE_DIM)));
     }
-    let device = Device::Cpu;
-    let down = Downsample24To16::new(&device)?;
+    let down = Downsample24To16::new(&Device::Cpu)?;
     let mut speech = Vec::with_capacity(sentences.len());
     for tokens in sentences {
         if tokens.is_empty() || tokens.len() > avow_kokoro::MAX_TOKENS {
             return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
         }
-        let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
-        let audio = model.synthesize(tokens, &table[row * STYLE_DIM..(row + 1) * STYLE_DIM], 1.0)?.audio;
-        speech.push(down.forward(&Tensor::new(audio.as_slice(), &device)?)?.to_vec1::<f32>()?);
+        speech.push(speak_16k(model, table, tokens, &down)?);
     }
     Ok(PitchTracker::new(16_000).stats(speech.iter().map(Vec::as_slice)))
+}
+
+/// `model` speaking `tokens` (without pads) with the row of `table` for
+/// their length, at 16 kHz: how the clone's own speech is measured, for
+/// pitch and for intelligibility.
+pub(crate) fn speak_16k(model: &KModel, table: &[f32], tokens: &[u32], down: &Downsample24To16) -> Result<Vec<f32>, CloneError> {
+    let row = tokens.len().saturating_sub(1).min(STYLE_ROWS - 1);
+    let audio = model.synthesize(tokens, &table[row * STYLE_DIM..(row + 1) * STYLE_DIM], 1.0)?.audio;
+    Ok(down.forward(&Tensor::new(audio.as_slice(), &Device::Cpu)?)?.to_vec1()?)
 }
 
 /// The pitch shift, in semitones, that puts the median F0 of `table`'s speech

@@ -74,7 +74,7 @@ fn an_understood_clone_is_kept_whole_and_judged_as_the_pack_will_speak() {
     assert_eq!(done.checks.len(), 1, "one round when the clone passes");
     assert_eq!(done.kept.offset_scale, 1.0);
     assert_eq!(done.style, clone);
-    assert!((done.pitch_shift + 2.0).abs() < 1e-3, "pitch shift {}", done.pitch_shift);
+    assert!((done.kept.pitch_shift + 2.0).abs() < 1e-3, "pitch shift {}", done.kept.pitch_shift);
 
     let heard = judge.heard.borrow();
     assert_eq!(heard.len(), 1);
@@ -101,7 +101,7 @@ fn a_misheard_clone_is_scaled_back_toward_its_start_voice() {
     assert_eq!(scales, [1.0, 0.0, 0.5]);
     assert_eq!(done.kept.offset_scale, 0.5);
     assert_eq!(done.style, scaled(&s, 0.5));
-    assert_eq!(done.pitch_shift, 0.0, "no goal, no shift");
+    assert_eq!(done.kept.pitch_shift, 0.0, "no goal, no shift");
 
     // Half the offset fails too: the start voice itself is kept.
     let judge = Scripted::new(&[9, 0, 9]);

@@ -6,7 +6,6 @@
 //! Needs the converted weights and stock voices in the model cache; skips
 //! without them unless `AVOW_REQUIRE_MODELS=1`.
 
-
 use avow_clone::{pitch_correction, speech_pitch, MAX_PITCH_CORRECTION};
 use avow_kokoro::{KModel, StyleAdapter};
 

@@ -269,7 +269,7 @@ impl Cloner {
             &WhisperJudge(&self.transcriber),
             &FinishConfig::default(),
         )?;
-        let (style, pitch_shift) = (finished.style, finished.pitch_shift);
+        let (style, pitch_shift) = (finished.style, finished.kept.pitch_shift);
         let adapter = StyleAdapter::default().with_pitch_shift(pitch_shift)?;
         let pack = VoicePackData {
             meta: VoiceMeta { name: name.to_string(), language: language.to_string(), model: self.model_id.clone() },

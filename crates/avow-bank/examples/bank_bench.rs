@@ -3,7 +3,9 @@
 //! held out for early stopping), the last 5 are never trained on. The start
 //! voice is the stock voice whose speech is closest (GE2E) to the bank,
 //! optionally refined by the style search; the adapter is then trained on the
-//! bank. Start and adapted voices are compared on
+//! bank and passed through the intelligibility guard, as `avow bank train`
+//! does ("train s" includes the guard). Start and adapted voices are
+//! compared on
 //! - GE2E cosine between 10 new sentences and the 5 held-out utterances
 //!   (centroids), and the rank of the own speaker among the 5;
 //! - mel-cepstral distance to 2 held-out recordings, synthesizing their
@@ -187,10 +189,25 @@ fn main() {
                 }
             })
             .unwrap();
-            let train_secs = t0.elapsed().as_secs_f32();
             eprintln!("  {s}: start validation {:?}, best {:?} at step {}", result.start_validation, result.best_validation, result.best_step);
-            stages.push(("adapted", model.adapted(&result.adapter).unwrap(), table.clone()));
-            banked = Some((result, train_secs));
+            // As `avow bank train` finishes it: Whisper's intelligibility guard.
+            let texts = avow_bank::guard::GUARD_TEXTS_EN;
+            let sentences: Vec<Vec<u32>> = texts.iter().map(|t| tokens(t)).collect();
+            let guarded = avow_bank::guard_adapter(
+                &model,
+                &table,
+                &result.adapter,
+                &sentences,
+                texts,
+                &avow_enroll::WhisperJudge(&asr),
+                &FinishConfig::default(),
+            )
+            .unwrap();
+            let checks: Vec<String> = guarded.checks.iter().map(|c| format!("{}: {}/{}", c.offset_scale, c.word_errors, c.words)).collect();
+            let train_secs = t0.elapsed().as_secs_f32();
+            eprintln!("  {s}: guard (adapter scale: word errors {}; kept {}) done at {train_secs:.0} s", checks.join(", "), guarded.kept.offset_scale);
+            stages.push(("adapted", model.adapted(&guarded.adapter).unwrap(), table.clone()));
+            banked = Some((result, guarded.adapter, train_secs));
         }
 
         let own = &held_centroids.iter().find(|(n, _)| n == s).unwrap().1;
@@ -236,8 +253,8 @@ fn main() {
             mcds.join(" → "),
             f0s.join(" → "),
             wers.join(" → "),
-            banked.as_ref().map_or("-".into(), |(_, secs)| format!("{secs:.0}")),
-            banked.as_ref().map_or("-".into(), |(r, _)| r.best_step.to_string())
+            banked.as_ref().map_or("-".into(), |(_, _, secs)| format!("{secs:.0}")),
+            banked.as_ref().map_or("-".into(), |(r, _, _)| r.best_step.to_string())
         );
         if let Some(dir) = &out {
             std::fs::create_dir_all(dir).unwrap();
@@ -246,11 +263,11 @@ fn main() {
                     avow_audio::write_wav(dir.join(format!("{s}-{name}-{i:02}.wav")), w, 16_000, avow_audio::WavFormat::Pcm16).unwrap();
                 }
             }
-            let Some((result, _)) = &banked else { continue };
+            let Some((_, adapter, _)) = &banked else { continue };
             let pack = avow_voice::VoicePackData {
                 meta: avow_voice::VoiceMeta { name: format!("bank-{s}"), language: "en-us".into(), model: "kokoro-82m-v1.0".into() },
                 style: table.clone(),
-                adapters: result.adapter.to_tensors(),
+                adapters: adapter.to_tensors(),
                 speaker: None,
             };
             std::fs::write(dir.join(format!("{s}.voice.safetensors")), pack.to_bytes().unwrap()).unwrap();

@@ -17,6 +17,8 @@
 //!    term on the rendered crops. Held-out recordings decide when to stop (the best
 //!    validation loss wins), and a checkpoint is an adapter, so training can
 //!    resume.
+//! 3. [`guard`]: the adapted voice speaks guard sentences to a speech
+//!    recognizer, and an adapter that costs words is scaled back.
 //!
 //! Like avow-kokoro, this is a lower crate: it handles raw recordings and
 //! renders unmarked audio internally; the result is only usable through a
@@ -27,12 +29,14 @@
 
 pub mod align;
 pub mod checkpoint;
+pub mod guard;
 pub mod loss;
 pub mod prompts;
 pub mod session;
 pub mod train;
 
 pub use align::{align, AlignedRecording};
+pub use guard::{guard_adapter, GuardedAdapter};
 pub use prompts::{parse_prompt_file, PromptError, PROMPTS_EN_US};
 pub use session::{RecordingSession, Rejection, SessionError, Take, TakeCheck, TakeLimits};
 pub use train::{adapt, AdaptConfig, Adaptation, SpeakerGuide, StepReport};
@@ -49,4 +53,8 @@ pub enum BankError {
     /// Inputs that cannot be trained on.
     #[error("{0}")]
     Input(String),
+    /// The intelligibility guard failed (its speech recognizer, or speaking
+    /// the guard sentences).
+    #[error(transparent)]
+    Guard(#[from] avow_clone::CloneError),
 }

@@ -6,35 +6,17 @@
 //! Needs the converted weights and stock voices in the model cache; skips
 //! without them unless `AVOW_REQUIRE_MODELS=1`.
 
-use std::path::PathBuf;
-
 use avow_bank::{adapt, align, AdaptConfig, SpeakerGuide};
 use avow_kokoro::KModel;
 
-fn cache() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() && dir.join("voices/jm_kumo.voicepack").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {}", dir.display());
-    None
-}
-
-fn style_table(cache: &std::path::Path, voice: &str) -> Vec<f32> {
-    let bytes = std::fs::read(cache.join(format!("voices/{voice}.voicepack"))).unwrap();
-    avow_voice::VoicePackData::from_bytes(&bytes).unwrap().style
-}
+mod common;
+use common::{cache, fixture_tokens, style_table};
 
 #[test]
 fn a_few_steps_move_a_stock_voice_toward_the_banked_speech() {
     let Some(cache) = cache() else { return };
     let model = KModel::from_file(&cache.join("kokoro-82m-v1.0.safetensors")).unwrap();
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../avow-kokoro/tests/fixtures/sentence.json")).unwrap(),
-    )
-    .unwrap();
-    let tokens: Vec<u32> = fixture["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+    let tokens = fixture_tokens("sentence");
     let row = tokens.len() - 1;
     let (start, target) = (style_table(&cache, "jf_alpha"), style_table(&cache, "jm_kumo"));
     // The "speaker": another voice saying the sentence, a little slower.

@@ -167,7 +167,9 @@ fn banking_writes_an_adapted_pack_and_a_draft_that_unlocks_it_once_signed() {
     let Some(m) = material() else { return };
     let o = bank(m, "base.consent.json", "out", &["--steps", "2", "--held-out", "1"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("recordings match the enrolled speaker"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("recordings match the enrolled speaker"));
+    assert!(stderr.contains("intelligibility: Whisper misheard"), "the guard reports its verdict: {stderr}");
     let pack_bytes = std::fs::read(m.p("out/Test_Speaker.voicepack")).unwrap();
     let pack = avow_voice::VoicePackData::from_bytes(&pack_bytes).unwrap();
     let base = avow_voice::VoicePackData::from_bytes(&std::fs::read(m.p("base.voicepack")).unwrap()).unwrap();
@@ -182,6 +184,14 @@ fn banking_writes_an_adapted_pack_and_a_draft_that_unlocks_it_once_signed() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(m.p("out/bank.json")).unwrap()).unwrap();
     assert_eq!(report["held_out"], 1);
     assert!(report["start_validation_loss"].as_f64().is_some());
+    // The intelligibility guard judged the adapted voice on every guard
+    // sentence, and the pack holds the adapter at the scale it kept.
+    let guard = report["intelligibility_guard"].as_array().expect("an English pack is judged");
+    let words: usize = avow_bank::guard::GUARD_TEXTS_EN.iter().map(|t| t.split_whitespace().count()).sum();
+    assert_eq!(guard[0]["adapter_scale"].as_f64(), Some(1.0));
+    assert_eq!(guard[0]["words"].as_u64(), Some(words as u64));
+    let kept = report["intelligibility_kept_adapter_scale"].as_f64().unwrap();
+    assert!(guard.iter().any(|c| c["adapter_scale"].as_f64() == Some(kept)));
     assert!(m.p("out/bank.checkpoint").exists());
 
     // Unsigned, the new draft does not unlock the new pack.

@@ -118,9 +118,6 @@ pub fn finish(
     if goal_log2.is_some_and(|g| !g.is_finite()) {
         return Err(CloneError::Input("the pitch goal is not finite".into()));
     }
-    if config.fallback_scales.iter().any(|s| !s.is_finite()) {
-        return Err(CloneError::Input("offset scales must be finite".into()));
-    }
     let round = Round {
         model,
         base,
@@ -131,26 +128,84 @@ pub fn finish(
         judge,
         down: Downsample24To16::new(&Device::Cpu)?,
     };
-    let mut checks = Vec::new();
-    let (style, clone) = round.judge(1.0)?;
-    checks.push(clone);
-    if clone.word_error_rate() <= config.pass_word_error_rate {
-        return Ok(FinishedClone { style, kept: clone, checks });
+    let guarded = guard_scale(config, |scale| round.judge(scale))?;
+    Ok(FinishedClone { style: guarded.voice, kept: guarded.kept, checks: guarded.checks })
+}
+
+/// The voice a guard kept, with the checks that chose it.
+#[derive(Debug, Clone)]
+pub struct Guarded<V> {
+    /// The kept voice (whatever the caller builds at a scale: a style
+    /// table, an adapter).
+    pub voice: V,
+    /// The check of the kept voice.
+    pub kept: GuardCheck,
+    /// Every voice judged, in order (the kept one among them).
+    pub checks: Vec<GuardCheck>,
+}
+
+/// The intelligibility guard's decision, for any change to a voice that can
+/// be taken part of the way: `judge_at(scale)` builds the voice `scale` of
+/// the way from the start voice (0) to the full change (1) and counts its
+/// word errors on the guard sentences.
+///
+/// The full change passes at or under `pass_word_error_rate`, or when it is
+/// at most `margin_over_start` worse than the start voice; otherwise each
+/// of `fallback_scales` is tried against the same limit, and the start
+/// voice is the last resort. [`finish`] uses it on a clone's style offset;
+/// voice banking on its adapter.
+pub fn guard_scale<V>(
+    config: &FinishConfig,
+    mut judge_at: impl FnMut(f32) -> Result<(V, GuardCheck), CloneError>,
+) -> Result<Guarded<V>, CloneError> {
+    if config.fallback_scales.iter().any(|s| !s.is_finite()) {
+        return Err(CloneError::Input("offset scales must be finite".into()));
     }
-    let (start_style, start) = round.judge(0.0)?;
+    let mut checks = Vec::new();
+    let (voice, full) = judge_at(1.0)?;
+    checks.push(full);
+    if full.word_error_rate() <= config.pass_word_error_rate {
+        return Ok(Guarded { voice, kept: full, checks });
+    }
+    let (start_voice, start) = judge_at(0.0)?;
     checks.push(start);
     let allowed = start.word_error_rate() + config.margin_over_start;
-    if clone.word_error_rate() <= allowed {
-        return Ok(FinishedClone { style, kept: clone, checks });
+    if full.word_error_rate() <= allowed {
+        return Ok(Guarded { voice, kept: full, checks });
     }
     for &scale in &config.fallback_scales {
-        let (style, check) = round.judge(scale)?;
+        let (voice, check) = judge_at(scale)?;
         checks.push(check);
         if check.word_error_rate() <= allowed {
-            return Ok(FinishedClone { style, kept: check, checks });
+            return Ok(Guarded { voice, kept: check, checks });
         }
     }
-    Ok(FinishedClone { style: start_style, kept: start, checks })
+    Ok(Guarded { voice: start_voice, kept: start, checks })
+}
+
+/// Word errors, summed, of `voice` speaking each `(tokens, text)` of
+/// `sentences` with the row of `table` for its length, as `judge` hears it,
+/// and the words of the texts.
+pub fn count_word_errors(
+    voice: &KModel,
+    table: &[f32],
+    sentences: &[(Vec<u32>, &str)],
+    judge: &dyn WordErrorCounter,
+    down: &Downsample24To16,
+) -> Result<(usize, usize), CloneError> {
+    if table.len() != STYLE_ROWS * STYLE_DIM {
+        return Err(CloneError::Input("style table has the wrong size".into()));
+    }
+    let (mut word_errors, mut words) = (0, 0);
+    for (tokens, text) in sentences {
+        if tokens.is_empty() || tokens.len() > avow_kokoro::MAX_TOKENS {
+            return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
+        }
+        let (e, w) = judge.word_errors(&speak_16k(voice, table, tokens, down)?, text)?;
+        word_errors += e;
+        words += w;
+    }
+    Ok((word_errors, words))
 }
 
 /// What one round of the guard needs.
@@ -176,12 +231,7 @@ impl Round<'_> {
             None => 0.0,
         };
         let voice = self.model.adapted(&StyleAdapter::default().with_pitch_shift(pitch_shift)?)?;
-        let (mut word_errors, mut words) = (0, 0);
-        for (tokens, text) in &self.guard_set {
-            let (e, w) = self.judge.word_errors(&speak_16k(&voice, &style, tokens, &self.down)?, text)?;
-            word_errors += e;
-            words += w;
-        }
+        let (word_errors, words) = count_word_errors(&voice, &style, &self.guard_set, self.judge, &self.down)?;
         Ok((style, GuardCheck { offset_scale: scale, pitch_shift, word_errors, words }))
     }
 }

@@ -17,7 +17,7 @@ pub mod resample;
 pub mod search;
 pub mod sentences;
 
-pub use finish::{finish, FinishConfig, FinishedClone, GuardCheck, WordErrorCounter};
+pub use finish::{count_word_errors, finish, guard_scale, FinishConfig, FinishedClone, GuardCheck, Guarded, WordErrorCounter};
 pub use pitch::{masked_mean_log2, semitones, PitchStats, PitchTracker};
 pub use resample::Downsample24To16;
 pub use search::{apply_offset, pitch_correction, search, speech_pitch, style_spread, CloneTarget, SearchConfig, SearchResult, SpeakerEmbedder, StepReport, MAX_PITCH_CORRECTION};

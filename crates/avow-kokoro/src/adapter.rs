@@ -124,6 +124,18 @@ impl StyleAdapter {
     pub fn offset(&self, layer: &str) -> Option<&[f32]> {
         self.offsets.get(layer).map(Vec::as_slice)
     }
+
+    /// This adapter with every bias offset multiplied by `factor` and the
+    /// pitch shift kept: 0 gives the base model's biases, 1 this adapter,
+    /// values between move part of the way (how voice banking backs off an
+    /// adapter that costs intelligibility). Refuses a non-finite factor.
+    pub fn scaled(&self, factor: f32) -> std::result::Result<Self, ModelError> {
+        if !factor.is_finite() {
+            return Err(ModelError::Input(format!("adapter scale {factor} is not finite")));
+        }
+        let offsets = self.offsets.iter().map(|(k, v)| (k.clone(), v.iter().map(|x| x * factor).collect())).collect();
+        Ok(Self { offsets, pitch_semitones: self.pitch_semitones })
+    }
 }
 
 impl KModel {
@@ -173,5 +185,25 @@ impl KModel {
             return Err(ModelError::Input(format!("adapter names layers the model does not have: {unknown:?}")));
         }
         Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_multiplies_every_offset_and_keeps_the_pitch_shift() {
+        let adapter = StyleAdapter::from_offsets([("a.fc".to_string(), vec![1.0, -2.0]), ("b.fc".to_string(), vec![4.0])])
+            .with_pitch_shift(-1.5)
+            .unwrap();
+        let half = adapter.scaled(0.5).unwrap();
+        assert_eq!(half.offset("a.fc"), Some(&[0.5, -1.0][..]));
+        assert_eq!(half.offset("b.fc"), Some(&[2.0][..]));
+        assert_eq!(half.pitch_shift(), -1.5);
+        assert_eq!(adapter.scaled(1.0).unwrap(), adapter);
+        assert!(adapter.scaled(0.0).unwrap().offset("a.fc").unwrap().iter().all(|&x| x == 0.0));
+        assert!(adapter.scaled(f32::NAN).is_err());
+        assert!(adapter.scaled(f32::INFINITY).is_err());
     }
 }

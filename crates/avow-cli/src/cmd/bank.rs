@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use avow_bank::{adapt, align, checkpoint, AdaptConfig, AlignedRecording, SpeakerGuide, StepReport};
 use avow_consent::dsse::CONSENT_PAYLOAD_TYPE;
 use avow_consent::{default_fingerprint, sha256_hex, Envelope, Purpose, RevocationStore, TrustStore, VerifyRequest};
-use avow_kokoro::KModel;
+use avow_kokoro::{KModel, StyleAdapter};
 use avow_models::ModelCache;
 use avow_speaker::enrollment::Limits;
 use avow_text::{KokoroVocab, Language, TextFrontEnd};
@@ -334,13 +334,24 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = checkpoint_error {
         eprintln!("avow: warning: {e}");
     }
+    let guarded = if pack.meta.language.starts_with("en") {
+        let transcriber = match transcriber {
+            Some(t) => t,
+            None => avow_asr::Transcriber::load(&avow_asr::AsrCache::new(cache.dir()).ensure(show)?)?,
+        };
+        Some(check_intelligibility(&model, &pack.style, &result.adapter, &front, language, &transcriber, show)?)
+    } else {
+        eprintln!("avow: note: the adapted voice's intelligibility is not checked: the recognizer (Whisper tiny.en) is English only");
+        None
+    };
+    let adapter = guarded.as_ref().map_or(&result.adapter, |g| &g.adapter);
 
     let adapted = VoicePackData {
         meta: pack.meta.clone(),
         style: pack.style.clone(),
         // A clone's pitch shift is not carried over: banking fits the F0
         // predictor to the recordings' own pitch.
-        adapters: result.adapter.to_tensors(),
+        adapters: adapter.to_tensors(),
         speaker: pack.speaker.clone(),
     };
     let adapted_bytes = adapted.to_bytes()?;
@@ -364,7 +375,13 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         "start_validation_loss": result.start_validation,
         "best_validation_loss": result.best_validation,
         "history": result.history.iter().map(|r| serde_json::json!({"step": r.step, "train_loss": r.train_loss, "validation_loss": r.validation_loss})).collect::<Vec<_>>(),
-        "adapter_parameters": result.adapter.parameters(),
+        "adapter_parameters": adapter.parameters(),
+        "intelligibility_kept_adapter_scale": guarded.as_ref().map(|g| g.kept.offset_scale),
+        "intelligibility_guard": guarded.as_ref().map(|g| g.checks.iter().map(|c| serde_json::json!({
+            "adapter_scale": c.offset_scale,
+            "word_errors": c.word_errors,
+            "words": c.words,
+        })).collect::<Vec<_>>()),
         "training_wall_seconds": started.elapsed().as_secs_f64(),
         "pack_sha256": draft.voice_pack.sha256,
         "record_id": record_id,
@@ -378,11 +395,58 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         result.start_validation.map_or("n/a".into(), |v| format!("{v:.3}")),
         result.best_validation.map_or("n/a".into(), |v| format!("{v:.3}")),
         result.best_step,
-        result.adapter.parameters()
+        adapter.parameters()
     );
     println!("  voice pack     {}", pack_path.display());
     println!("  consent draft  {} (unsigned)", draft_path.display());
     println!("  report         {}", report_path.display());
     println!("next: the issuer signs the draft: avow consent sign {} --key ISSUER.key", draft_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the intelligibility guard on the trained adapter
+/// ([`avow_bank::guard_adapter`] over the style search's training
+/// sentences, judged by Whisper) and reports its verdict.
+fn check_intelligibility(
+    model: &KModel,
+    table: &[f32],
+    adapter: &StyleAdapter,
+    front: &TextFrontEnd<avow_phonemize::EspeakPhonemizer>,
+    language: Language,
+    transcriber: &avow_asr::Transcriber,
+    show: bool,
+) -> anyhow::Result<avow_bank::GuardedAdapter> {
+    let texts = avow_bank::guard::GUARD_TEXTS_EN;
+    let mut sentences = Vec::with_capacity(texts.len());
+    for text in texts {
+        sentences.push(front.prepare(text, language)?.into_iter().flat_map(|u| u.ids).collect::<Vec<u32>>());
+    }
+    let spinner = if show { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    spinner.set_message("checking that the adapted voice is understood");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let guarded = avow_bank::guard_adapter(
+        model,
+        table,
+        adapter,
+        &sentences,
+        texts,
+        &avow_enroll::WhisperJudge(transcriber),
+        &avow_clone::FinishConfig::default(),
+    )?;
+    spinner.finish_and_clear();
+    let kept = guarded.kept;
+    eprintln!(
+        "intelligibility: Whisper misheard {} of {} words of the adapted voice ({:.1}%)",
+        kept.word_errors,
+        kept.words,
+        100.0 * kept.word_error_rate()
+    );
+    if kept.offset_scale < 1.0 {
+        eprintln!(
+            "warning: the trained adapter was hard to understand ({:.1}% of words misheard); it was scaled to {:.0}% of its strength",
+            100.0 * guarded.checks.first().map_or(f32::NAN, |c| c.word_error_rate()),
+            100.0 * kept.offset_scale
+        );
+    }
+    Ok(guarded)
 }

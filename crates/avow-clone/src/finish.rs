@@ -61,7 +61,8 @@ impl Default for FinishConfig {
 /// One voice the guard judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GuardCheck {
-    /// Fraction of the searched offset this voice used (0: the start voice).
+    /// Fraction of the change this voice used: of the searched style offset
+    /// for a clone, of the adapter for a banked voice (0: the start voice).
     pub offset_scale: f32,
     /// Pitch shift (semitones) measured for this voice and applied.
     pub pitch_shift: f32,

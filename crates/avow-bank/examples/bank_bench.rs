@@ -206,8 +206,8 @@ fn main() {
             let checks: Vec<String> = guarded.checks.iter().map(|c| format!("{}: {}/{}", c.offset_scale, c.word_errors, c.words)).collect();
             let train_secs = t0.elapsed().as_secs_f32();
             eprintln!("  {s}: guard (adapter scale: word errors {}; kept {}) done at {train_secs:.0} s", checks.join(", "), guarded.kept.offset_scale);
-            stages.push(("adapted", model.adapted(&guarded.adapter).unwrap(), table.clone()));
-            banked = Some((result, guarded.adapter, train_secs));
+            stages.push(("adapted", model.adapted(&guarded.voice).unwrap(), table.clone()));
+            banked = Some((result, guarded.voice, train_secs));
         }
 
         let own = &held_centroids.iter().find(|(n, _)| n == s).unwrap().1;

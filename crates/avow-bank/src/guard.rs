@@ -10,9 +10,7 @@
 //! voice without it (the pack's style on the base model); otherwise the
 //! adapter is scaled back (by default to a half) and, failing that, dropped.
 
-use avow_clone::{
-    count_word_errors, guard_scale, Downsample24To16, FinishConfig, GuardCheck, WordErrorCounter,
-};
+use avow_clone::{count_word_errors, guard_scale, Downsample24To16, FinishConfig, GuardCheck, Guarded, WordErrorCounter};
 use avow_kokoro::{KModel, StyleAdapter};
 use candle_core::Device;
 
@@ -23,21 +21,15 @@ use crate::BankError;
 /// none are needed for that), never the benchmarks' evaluation sentences.
 pub const GUARD_TEXTS_EN: &[&str] = avow_clone::sentences::TRAINING_EN;
 
-/// The adapter the guard kept, with the checks that chose it.
-#[derive(Debug, Clone)]
-pub struct GuardedAdapter {
-    /// The trained adapter scaled by the kept check's `offset_scale`.
-    pub adapter: StyleAdapter,
-    /// The check of the kept voice (`offset_scale` is the adapter's scale).
-    pub kept: GuardCheck,
-    /// Every voice judged, in order (the kept one among them).
-    pub checks: Vec<GuardCheck>,
-}
+/// The adapter the guard kept (`voice`: the trained adapter scaled by the
+/// kept check's `offset_scale`), with the checks that chose it.
+pub type GuardedAdapter = Guarded<StyleAdapter>;
 
 /// Judges `model` with `adapter` (and the style rows of `table`) speaking
 /// every one of `sentences` (token ids without pads, one per text of
 /// `texts`), and scales the adapter back while it is misheard; see the
 /// module docs. `config.fallback_scales` are fractions of the adapter.
+/// A bad table or sentence list is refused before anything is judged.
 pub fn guard_adapter(
     model: &KModel,
     table: &[f32],
@@ -47,47 +39,14 @@ pub fn guard_adapter(
     judge: &dyn WordErrorCounter,
     config: &FinishConfig,
 ) -> Result<GuardedAdapter, BankError> {
-    if table.len() != avow_clone::STYLE_ROWS * avow_clone::STYLE_DIM {
-        return Err(BankError::Input(
-            "the style table has the wrong size".into(),
-        ));
+    if sentences.len() != texts.len() {
+        return Err(BankError::Input("the guard needs each sentence with its text".into()));
     }
-    if sentences.is_empty() || sentences.len() != texts.len() {
-        return Err(BankError::Input(
-            "the guard needs at least one sentence, each with its text".into(),
-        ));
-    }
-    if sentences
-        .iter()
-        .any(|s| s.is_empty() || s.len() > avow_kokoro::MAX_TOKENS)
-    {
-        return Err(BankError::Input(
-            "guard sentences must be non-empty token lists within the model's limit".into(),
-        ));
-    }
-    let set: Vec<(Vec<u32>, &str)> = sentences
-        .iter()
-        .cloned()
-        .zip(texts.iter().copied())
-        .collect();
+    let set: Vec<(Vec<u32>, &str)> = sentences.iter().cloned().zip(texts.iter().copied()).collect();
     let down = Downsample24To16::new(&Device::Cpu)?;
-    let guarded = guard_scale(config, |scale| {
+    Ok(guard_scale(config, |scale| {
         let scaled = adapter.scaled(scale)?;
-        let voice = model.adapted(&scaled)?;
-        let (word_errors, words) = count_word_errors(&voice, table, &set, judge, &down)?;
-        Ok((
-            scaled,
-            GuardCheck {
-                offset_scale: scale,
-                pitch_shift: adapter.pitch_shift(),
-                word_errors,
-                words,
-            },
-        ))
-    })?;
-    Ok(GuardedAdapter {
-        adapter: guarded.voice,
-        kept: guarded.kept,
-        checks: guarded.checks,
-    })
+        let (word_errors, words) = count_word_errors(&model.adapted(&scaled)?, table, &set, judge, &down)?;
+        Ok((scaled, GuardCheck { offset_scale: scale, pitch_shift: adapter.pitch_shift(), word_errors, words }))
+    })?)
 }

@@ -87,7 +87,7 @@ fn an_understood_adapter_is_kept_whole_and_judged_as_the_pack_will_speak() {
     .unwrap();
     assert_eq!(done.checks.len(), 1, "one round when the adapter passes");
     assert_eq!(done.kept.offset_scale, 1.0);
-    assert_eq!(done.adapter, adapter);
+    assert_eq!(done.voice, adapter);
 
     // The judge heard the adapted model with the table's row for the
     // sentence's length, at 16 kHz, and not the base model.
@@ -146,13 +146,13 @@ fn a_misheard_adapter_is_scaled_back_toward_the_voice_without_it() {
     let scales: Vec<f32> = done.checks.iter().map(|c| c.offset_scale).collect();
     assert_eq!(scales, [1.0, 0.0, 0.5]);
     assert_eq!(done.kept.offset_scale, 0.5);
-    assert_eq!(done.adapter, adapter.scaled(0.5).unwrap());
+    assert_eq!(done.voice, adapter.scaled(0.5).unwrap());
 
     // Half fails too: no adapter at all.
     let done = run(&[9, 0, 9]);
     assert_eq!(done.kept.offset_scale, 0.0);
     assert!(done
-        .adapter
+        .voice
         .to_tensors()
         .iter()
         .all(|(_, _, v)| v.iter().all(|&x| x == 0.0)));
@@ -161,7 +161,7 @@ fn a_misheard_adapter_is_scaled_back_toward_the_voice_without_it() {
     // adapter costs nothing in intelligibility and is kept whole.
     let done = run(&[9, 9]);
     assert_eq!(done.checks.len(), 2);
-    assert_eq!(done.adapter, adapter);
+    assert_eq!(done.voice, adapter);
 }
 
 #[test]

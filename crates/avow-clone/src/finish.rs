@@ -197,11 +197,12 @@ pub fn count_word_errors(
     if table.len() != STYLE_ROWS * STYLE_DIM {
         return Err(CloneError::Input("style table has the wrong size".into()));
     }
+    // All checked before anything is spoken, so a bad list costs no judging.
+    if sentences.is_empty() || sentences.iter().any(|(t, _)| t.is_empty() || t.len() > avow_kokoro::MAX_TOKENS) {
+        return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
+    }
     let (mut word_errors, mut words) = (0, 0);
     for (tokens, text) in sentences {
-        if tokens.is_empty() || tokens.len() > avow_kokoro::MAX_TOKENS {
-            return Err(CloneError::Input("sentences must be non-empty token lists within the model's limit".into()));
-        }
         let (e, w) = judge.word_errors(&speak_16k(voice, table, tokens, down)?, text)?;
         word_errors += e;
         words += w;

@@ -344,7 +344,7 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("avow: note: the adapted voice's intelligibility is not checked: the recognizer (Whisper tiny.en) is English only");
         None
     };
-    let adapter = guarded.as_ref().map_or(&result.adapter, |g| &g.adapter);
+    let adapter = guarded.as_ref().map_or(&result.adapter, |g| &g.voice);
 
     let adapted = VoicePackData {
         meta: pack.meta.clone(),

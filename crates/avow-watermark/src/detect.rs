@@ -76,8 +76,9 @@ const PER_GROUP: usize = BANDS / GROUPS;
 #[derive(Clone)]
 pub struct Detector {
     layout: Layout,
-    /// `grouped[(j * GROUPS + g) * PER_GROUP + i]`: sign of band
-    /// `i * GROUPS + g` in unit position `j`.
+    /// `grouped[(g * PER_GROUP + i) * UNITS + j]`: sign of band
+    /// `i * GROUPS + g` in unit position `j` (unit positions contiguous, so
+    /// a frame's statistics for all positions are a few long vector sums).
     grouped: Vec<f32>,
     /// Unit positions of the sync sequence.
     sync_positions: Vec<usize>,
@@ -100,7 +101,7 @@ fn grouped_signs(layout: &Layout) -> Vec<f32> {
     for j in 0..UNITS {
         let s = layout.unit_signs(j);
         for b in 0..BANDS {
-            out[(j * GROUPS + b % GROUPS) * PER_GROUP + b / GROUPS] = s[b];
+            out[((b % GROUPS) * PER_GROUP + b / GROUPS) * UNITS + j] = s[b];
         }
     }
     out
@@ -160,17 +161,19 @@ impl Detector {
                 "sample rate {rate} Hz is below 8 kHz"
             )));
         }
+        // Refused before any work: a huge input costs nothing to turn away.
+        let input_seconds = samples.len() as f64 / f64::from(rate);
+        if input_seconds > MAX_SECONDS {
+            return Err(WatermarkError::Unsupported(format!(
+                "{input_seconds:.0} s of audio; split inputs longer than {MAX_SECONDS:.0} s"
+            )));
+        }
         let x = if rate == RATE {
             std::borrow::Cow::Borrowed(samples)
         } else {
-            std::borrow::Cow::Owned(avow_audio::resample(samples, rate, RATE)?)
+            std::borrow::Cow::Owned(crate::rate::to_mark_rate(samples, rate)?)
         };
         let duration = x.len() as f64 / f64::from(RATE);
-        if duration > MAX_SECONDS {
-            return Err(WatermarkError::Unsupported(format!(
-                "{duration:.0} s of audio; split inputs longer than {MAX_SECONDS:.0} s"
-            )));
-        }
         if x.len() < N + HOP * UNIT_FRAMES {
             return Err(WatermarkError::TooShort { seconds: duration });
         }
@@ -198,7 +201,7 @@ impl Detector {
                         }
                     }
                     let to = (f64::from(RATE) * s).round() as u32;
-                    let xs = avow_audio::resample(&x, RATE, to)?;
+                    let xs = crate::rate::convert(&x, RATE, to)?;
                     if let Some(c) = self.search(&mut an, &xs, base_hop, false) {
                         if c.whole.score > best.score {
                             best = c.whole;
@@ -291,7 +294,7 @@ impl Detector {
                     return;
                 }
                 while chunks.len() <= c {
-                    chunks.push(Positions::new());
+                    chunks.push(Positions::chunk(chunks.len()));
                 }
                 chunks[c].add(t, row);
             });
@@ -427,11 +430,12 @@ impl Detector {
         for (b, fl) in floor.iter_mut().enumerate() {
             col.clear();
             col.extend(levels.iter().map(|l| l[b]));
-            col.sort_by(f32::total_cmp);
-            *fl = col
-                .get(col.len() / FLOOR_PERCENTILE_DIV)
-                .copied()
-                .unwrap_or(0.0);
+            let k = col.len() / FLOOR_PERCENTILE_DIV;
+            *fl = if k < col.len() {
+                *col.select_nth_unstable_by(k, f32::total_cmp).1
+            } else {
+                0.0
+            };
         }
         let mut white = [0.0f32; BANDS];
         for (t, level) in levels.iter().enumerate() {
@@ -450,12 +454,21 @@ impl Detector {
             for b in 0..BANDS {
                 wg[(b % GROUPS) * PER_GROUP + b / GROUPS] = white[b];
             }
+            // Summed band by band in the same order as a per-position dot
+            // product would, so the result is the same to the last bit.
+            let mut acc = [[0.0f32; UNITS]; GROUPS];
+            for (g, acc) in acc.iter_mut().enumerate() {
+                for i in 0..PER_GROUP {
+                    let w = wg[g * PER_GROUP + i];
+                    let signs = &self.grouped[(g * PER_GROUP + i) * UNITS..(g * PER_GROUP + i + 1) * UNITS];
+                    for (a, s) in acc.iter_mut().zip(signs) {
+                        *a += s * w;
+                    }
+                }
+            }
             let mut row = [0.0f32; TERMS];
             for (k, r) in row.iter_mut().enumerate() {
-                let g = k % GROUPS;
-                let p = &self.grouped[k * PER_GROUP..(k + 1) * PER_GROUP];
-                let w = &wg[g * PER_GROUP..(g + 1) * PER_GROUP];
-                *r = p.iter().zip(w).map(|(a, b)| a * b).sum();
+                *r = acc[k % GROUPS][k / GROUPS];
             }
             sink(t, &row);
         }
@@ -483,7 +496,7 @@ impl Detector {
                     cells.extend((0..GROUPS).map(|g| f64::from(fold.sum[j * GROUPS + g])));
                 }
             }
-            cells.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+            cells.sort_unstable_by(|a, b| b.abs().total_cmp(&a.abs()));
             let mut reference = 0.0f64;
             for &v in &cells {
                 if reference != 0.0 {
@@ -646,10 +659,13 @@ fn position(t: usize, phase: usize) -> usize {
 }
 
 /// Frames summed by their index modulo the block length, with counts; the
-/// fold for any phase is then a permutation of these.
+/// fold for any phase is then a permutation of these. A chunk of half a
+/// block holds only the frame positions its frames fall on.
 struct Positions {
+    /// `sum[i]`: frame position `first + i`.
     sum: Vec<[f32; TERMS]>,
     frames: Vec<u32>,
+    first: usize,
 }
 
 impl Fold {
@@ -664,30 +680,51 @@ impl Fold {
 }
 
 impl Positions {
+    /// Every frame position (the whole signal).
     fn new() -> Self {
         Positions {
             sum: vec![[0.0; TERMS]; BLOCK_FRAMES],
             frames: vec![0; BLOCK_FRAMES],
+            first: 0,
         }
     }
 
+    /// The frame positions of chunk `c` (frames `c·S .. (c+1)·S`, `S` =
+    /// [`WINDOW_STRIDE`]): half the memory, which the search allocates and
+    /// clears once per chunk.
+    fn chunk(c: usize) -> Self {
+        Positions {
+            sum: vec![[0.0; TERMS]; WINDOW_STRIDE],
+            frames: vec![0; WINDOW_STRIDE],
+            first: (c * WINDOW_STRIDE) % BLOCK_FRAMES,
+        }
+    }
+
+    /// Adds `other`, whose positions must lie within this one's.
     fn merge(&mut self, other: &Positions) {
-        for (a, b) in self.sum.iter_mut().zip(&other.sum) {
+        let at = other.first - self.first;
+        for (a, b) in self.sum[at..].iter_mut().zip(&other.sum) {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
             }
         }
-        for (a, b) in self.frames.iter_mut().zip(&other.frames) {
+        for (a, b) in self.frames[at..].iter_mut().zip(&other.frames) {
             *a += b;
         }
     }
 
     fn add(&mut self, t: usize, row: &[f32; TERMS]) {
-        let q = t % BLOCK_FRAMES;
+        let q = t % BLOCK_FRAMES - self.first;
         for (s, r) in self.sum[q].iter_mut().zip(row) {
             *s += r;
         }
         self.frames[q] += 1;
+    }
+
+    /// Sums of frame position `q`, if this holds it.
+    fn at(&self, q: usize) -> Option<(&[f32; TERMS], u32)> {
+        let i = q.checked_sub(self.first)?;
+        Some((self.sum.get(i)?, *self.frames.get(i)?))
     }
 }
 
@@ -700,10 +737,13 @@ fn fold(p: &Positions, phase: usize) -> Fold {
         for k in 0..UNIT_FRAMES {
             // Frames t with (t + phase) % BLOCK_FRAMES == UNIT_FRAMES*j + k.
             let q = (UNIT_FRAMES * j + k + BLOCK_FRAMES - phase) % BLOCK_FRAMES;
+            let Some((sum, frames)) = p.at(q) else {
+                continue;
+            };
             for g in 0..GROUPS {
-                f.sum[j * GROUPS + g] += p.sum[q][j * GROUPS + g];
+                f.sum[j * GROUPS + g] += sum[j * GROUPS + g];
             }
-            f.frames[j] += p.frames[q];
+            f.frames[j] += frames;
         }
     }
     f

@@ -63,6 +63,7 @@ mod detect;
 mod dsp;
 mod embed;
 mod layout;
+mod rate;
 
 /// Length of one complete watermark block (sync and payload) at the 24 kHz
 /// embedding rate: marks laid on a grid of this period stay in phase.

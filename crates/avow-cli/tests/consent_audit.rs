@@ -12,7 +12,7 @@ fn audit(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn audit_verify_reports_tampering_and_torn_lines() {
-    let dir = Scratch::new();
+    let dir = tempfile::Builder::new().prefix("avow-consent-cli-").tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let p = path.to_str().unwrap();
     let mut l = Ledger::open(&path).unwrap();
@@ -53,25 +53,3 @@ fn audit_verify_reports_tampering_and_torn_lines() {
     assert_eq!(code, 22, "{out}");
 }
 
-/// A scratch directory removed on drop (avow-cli has no tempfile dev-dependency).
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("avow-consent-cli-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}

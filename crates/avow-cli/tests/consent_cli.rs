@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 struct Walk {
-    dir: Scratch,
+    dir: tempfile::TempDir,
 }
 
 impl Walk {
     fn new() -> Self {
-        let w = Walk { dir: Scratch::new() };
+        let w = Walk { dir: tempfile::Builder::new().prefix("avow-consent-cli-").tempdir().unwrap() };
         for d in ["trust", "other-trust", "revoked"] {
             std::fs::create_dir(w.p(d)).unwrap();
         }
@@ -205,25 +205,3 @@ fn trust_dir_from_environment() {
     assert_eq!(out.status.code(), Some(13));
 }
 
-/// A scratch directory removed on drop (avow-cli has no tempfile dev-dependency).
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("avow-consent-cli-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}

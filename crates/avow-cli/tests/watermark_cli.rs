@@ -1,30 +1,9 @@
 //! `avow watermark embed` and `avow detect` through the real binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use avow_watermark::audio::{read_audio, write_wav_channels, WavFormat};
-
-/// A fresh scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("avow-wm-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn avow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_avow"))
@@ -78,7 +57,7 @@ fn write(path: &Path, samples: &[f32], rate: u32, channels: u16) {
 
 #[test]
 fn embed_then_detect_round_trip_with_json() {
-    let dir = Scratch::new("rt");
+    let dir = tempfile::Builder::new().prefix("avow-wm-cli-rt-").tempdir().unwrap();
     let input = dir.path().join("in.wav");
     // Stereo 44.1 kHz: the detector must downmix and resample.
     let mono = speechlike(44_100, 5.0);
@@ -120,7 +99,7 @@ fn embed_then_detect_round_trip_with_json() {
 
 #[test]
 fn unreadable_and_bad_arguments_fail_cleanly() {
-    let dir = Scratch::new("bad");
+    let dir = tempfile::Builder::new().prefix("avow-wm-cli-bad-").tempdir().unwrap();
     let junk = dir.path().join("junk.wav");
     std::fs::write(&junk, b"this is not audio").unwrap();
     let o = avow()
@@ -174,7 +153,7 @@ fn unreadable_and_bad_arguments_fail_cleanly() {
 
 #[test]
 fn secret_key_marks_are_invisible_to_the_public_detector() {
-    let dir = Scratch::new("key");
+    let dir = tempfile::Builder::new().prefix("avow-wm-cli-key-").tempdir().unwrap();
     let input = dir.path().join("in.wav");
     write(&input, &speechlike(24_000, 5.0), 24_000, 1);
     let out = dir.path().join("out.wav");

@@ -33,6 +33,7 @@ pub mod mel;
 pub mod loudness;
 pub mod mix;
 pub mod stretch;
+pub mod snr;
 
 use rubato::{
     Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction,

@@ -150,28 +150,6 @@ fn snr_db(x: &[f32], noise: impl Iterator<Item = f32>) -> f64 {
     10.0 * (ps / pn.max(1e-30)).log10()
 }
 
-/// Segmental SNR over 20 ms frames with speech (frame energy within 40 dB
-/// of the loudest), each frame clamped to [-10, 60] dB.
-fn seg_snr(x: &[f32], y: &[f32]) -> f64 {
-    let f = RATE as usize / 50;
-    let frames: Vec<(f64, f64)> = x
-        .chunks_exact(f)
-        .zip(y.chunks_exact(f))
-        .map(|(a, b)| {
-            let s: f64 = a.iter().map(|v| f64::from(*v).powi(2)).sum();
-            let n: f64 = a.iter().zip(b).map(|(p, q)| f64::from(p - q).powi(2)).sum();
-            (s, n)
-        })
-        .collect();
-    let peak = frames.iter().map(|f| f.0).fold(0.0, f64::max);
-    let v: Vec<f64> = frames
-        .iter()
-        .filter(|(s, _)| *s > peak * 1e-4)
-        .map(|(s, n)| (10.0 * (s / n.max(1e-30)).log10()).clamp(-10.0, 60.0))
-        .collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
 fn white(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| {
@@ -526,7 +504,7 @@ fn main() {
         let s = snr_db(x, x.iter().zip(&y).map(|(a, b)| a - b));
         snr_sum += s;
         snr_min = snr_min.min(s);
-        seg_sum += seg_snr(x, &y);
+        seg_sum += avow_audio::snr::segmental_snr(x, &y, RATE).unwrap_or_else(|| die(&format!("{name}: silent clip")));
         let _ = write_wav(
             o.work.join("marked").join(format!("{name}.wav")),
             &y,

@@ -114,28 +114,6 @@ fn mark_is_small_relative_to_the_signal() {
     assert!(snr > 15.0, "SNR {snr:.1} dB");
 }
 
-/// Segmental SNR as in the benchmark: 20 ms frames within 40 dB of the
-/// loudest, each clamped to [-10, 60] dB.
-fn segmental_snr(x: &[f32], y: &[f32]) -> f64 {
-    let f = RATE as usize / 50;
-    let frames: Vec<(f64, f64)> = x
-        .chunks_exact(f)
-        .zip(y.chunks_exact(f))
-        .map(|(a, b)| {
-            let s: f64 = a.iter().map(|v| f64::from(*v).powi(2)).sum();
-            let n: f64 = a.iter().zip(b).map(|(p, q)| f64::from(p - q).powi(2)).sum();
-            (s, n)
-        })
-        .collect();
-    let peak = frames.iter().map(|f| f.0).fold(0.0, f64::max);
-    let v: Vec<f64> = frames
-        .iter()
-        .filter(|(s, _)| *s > peak * 1e-4)
-        .map(|(s, n)| (10.0 * (s / n.max(1e-30)).log10()).clamp(-10.0, 60.0))
-        .collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
 #[test]
 fn energy_weighted_mark_keeps_segmental_snr_high() {
     // Protects the power-weighted cell shaping and the valley gating. With
@@ -151,7 +129,7 @@ fn energy_weighted_mark_keeps_segmental_snr_high() {
         let y = Watermarker::new(&key(), 0x5eed_0000 + i as u32)
             .embed(&x)
             .unwrap();
-        let seg = segmental_snr(&x, &y);
+        let seg = avow_audio::snr::segmental_snr(&x, &y, RATE).expect("speech frames");
         assert!(seg > floor, "clip {i}: segmental SNR {seg:.1} dB");
         let d = Detector::new(&key()).detect(&y, RATE).unwrap();
         assert_eq!(d.payload, Some(0x5eed_0000 + i as u32), "clip {i}");

@@ -465,6 +465,14 @@ fn bad_inputs_give_errors_or_honest_negatives() {
     // Odd sample rates.
     assert!(det.detect(&[0.0; 48_000], 4_000).is_err());
     assert!(wm.embed_at_rate(&[0.0; 48_000], 8_000).is_err());
+    // At other rates too, a non-finite sample is refused with its own index
+    // (not one of the converted signal).
+    let mut x48 = vec![0.0f32; 48_000];
+    x48[777] = f32::NAN;
+    assert!(matches!(
+        wm.embed_at_rate(&x48, 48_000),
+        Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite { index: 777 }))
+    ));
 }
 
 #[test]

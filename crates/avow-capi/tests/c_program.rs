@@ -19,16 +19,9 @@ mod gate_matrix;
 
 use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
-fn cache_dir() -> Option<PathBuf> {
-    // The same resolution the engine uses (AVOW_CACHE_DIR, XDG, HOME).
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {} (run `avow models fetch`)", dir.display());
-    None
-}
+#[path = "../../avow-models/tests/support/model_cache.rs"]
+mod model_cache;
+use model_cache::cache_dir;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

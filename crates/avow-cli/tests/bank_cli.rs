@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-#[path = "support/model_cache.rs"]
+#[path = "../../avow-models/tests/support/model_cache.rs"]
 mod model_cache;
 use model_cache::cache_dir;
 

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-#[path = "support/model_cache.rs"]
+#[path = "../../avow-models/tests/support/model_cache.rs"]
 mod model_cache;
 use model_cache::cache_dir;
 

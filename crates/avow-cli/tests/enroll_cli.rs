@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use avow_asr::statement::ConsentStatement;
 
-#[path = "support/model_cache.rs"]
+#[path = "../../avow-models/tests/support/model_cache.rs"]
 mod model_cache;
 use model_cache::cache_dir;
 

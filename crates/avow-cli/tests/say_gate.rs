@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 
 use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
-#[path = "support/model_cache.rs"]
+#[path = "../../avow-models/tests/support/model_cache.rs"]
 mod model_cache;
 use model_cache::cache_dir;
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use gate_matrix::{GateMatrix, LANGUAGE, PURPOSE};
 
-#[path = "support/model_cache.rs"]
+#[path = "../../avow-models/tests/support/model_cache.rs"]
 mod model_cache;
 use model_cache::cache_dir;
 

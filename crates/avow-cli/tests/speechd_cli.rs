@@ -18,22 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../avow-models/tests/support/model_cache.rs"]
+mod model_cache;
+use model_cache::cache_dir;
+
 fn conf_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/speech-dispatcher/avow.conf")
 }
 
 fn require_models() -> bool {
     std::env::var_os("AVOW_REQUIRE_MODELS").is_some()
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(!require_models(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {} (run `avow models fetch`)", dir.display());
-    None
 }
 
 /// The parts of a generic-module configuration these tests need, read the

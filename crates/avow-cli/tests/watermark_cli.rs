@@ -180,3 +180,74 @@ fn secret_key_marks_are_invisible_to_the_public_detector() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("00000007"));
 }
+
+/// A ledger entry for one synthesis under `record` with watermark `payload`.
+fn ledger_entry(record: &str, payload: u32, second: i64) -> avow_consent::ledger::LedgerEntry {
+    use avow_consent::{sha256_hex, Purpose, Timestamp};
+    avow_consent::ledger::LedgerEntry {
+        time: Timestamp(1_795_680_000 + second),
+        record_id: record.into(),
+        pack_sha256: sha256_hex(b"pack"),
+        purpose: Purpose::Dubbing,
+        language: "en".into(),
+        text_sha256: sha256_hex(format!("text {second}").as_bytes()),
+        audio_sha256: sha256_hex(format!("audio {second}").as_bytes()),
+        watermark: payload,
+    }
+}
+
+#[test]
+fn detect_traces_a_payload_through_a_verified_ledger_and_refuses_an_edited_one() {
+    let dir = tempfile::Builder::new().prefix("avow-wm-cli-ledger-").tempdir().unwrap();
+    let input = dir.path().join("in.wav");
+    write(&input, &speechlike(24_000, 5.0), 24_000, 1);
+    let marked = dir.path().join("marked.wav");
+    let st = avow().args(["watermark", "embed", "--payload", "c0ffee42"]).arg(&input).arg(&marked).status().unwrap();
+    assert!(st.success());
+    let other = dir.path().join("other.wav");
+    let st = avow().args(["watermark", "embed", "--payload", "0badf00d"]).arg(&input).arg(&other).status().unwrap();
+    assert!(st.success());
+
+    // Two syntheses under record A carry c0ffee42; record B has another payload.
+    let ledger = dir.path().join("audit.jsonl");
+    let mut l = avow_consent::ledger::Ledger::open(&ledger).unwrap();
+    l.append(&ledger_entry("rec-a", 0xc0ff_ee42, 0)).unwrap();
+    l.append(&ledger_entry("rec-b", 0x1234_5678, 60)).unwrap();
+    l.append(&ledger_entry("rec-a", 0xc0ff_ee42, 3600)).unwrap();
+    drop(l);
+
+    let o = avow().arg("detect").arg("--ledger").arg(&ledger).arg(&marked).arg(&other).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("payload c0ffee42") && lines[0].contains("ledger: record rec-a, 2 syntheses from 2026-11-26T08:00:00Z to 2026-11-26T09:00:00Z"), "{text}");
+    assert!(lines[1].contains("payload 0badf00d") && lines[1].ends_with("ledger: no synthesis with this payload"), "{text}");
+
+    let o = avow().arg("detect").arg("--json").arg("--ledger").arg(&ledger).arg(&marked).arg(&input).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let v: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(v[0]["ledger"]["record_ids"], serde_json::json!(["rec-a"]));
+    assert_eq!(v[0]["ledger"]["syntheses"], 2);
+    assert_eq!(v[0]["ledger"]["last"], "2026-11-26T09:00:00Z");
+    // Unmarked: no payload, nothing to trace.
+    assert_eq!(v[1]["detected"], false);
+    assert!(v[1]["ledger"].is_null());
+    // Without --ledger the key is absent, as before.
+    let o = avow().arg("detect").arg("--json").arg(&marked).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("ledger").is_none());
+
+    // An edited ledger (the first synthesis moved to record B) is refused, not used.
+    let body = std::fs::read_to_string(&ledger).unwrap();
+    let forged = body.replacen("\"record_id\":\"rec-a\"", "\"record_id\":\"rec-b\"", 1);
+    assert_ne!(forged, body);
+    std::fs::write(&ledger, forged).unwrap();
+    let o = avow().arg("detect").arg("--ledger").arg(&ledger).arg(&marked).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "nothing is reported from a forged ledger");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--ledger") && err.contains("line 2"), "{err}");
+    // A missing ledger is an error too.
+    let o = avow().arg("detect").arg("--ledger").arg(dir.path().join("none.jsonl")).arg(&marked).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -330,6 +330,40 @@ fn write_head(ledger: &Path, seq: u64, hash: &str) -> Result<(), LedgerError> {
 /// 1, each `prev` is the sha256 of the line before, the last line is
 /// complete, and the head file (if any) names the last entry.
 pub fn verify(path: &Path) -> Result<Report, LedgerError> {
+    scan(path, &mut |_| {})
+}
+
+/// Reads a ledger's entries, in order, after the same checks as [`verify`]
+/// (read in one pass: the entries are exactly those the checks covered).
+/// For tracing a detected watermark payload back to the consent record and
+/// the syntheses it was made under.
+pub fn read_verified(path: &Path) -> Result<(Report, Vec<LedgerEntry>), LedgerError> {
+    let mut entries = Vec::new();
+    let report = scan(path, &mut |line| entries.push(line))?;
+    let entries = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| entry_of(l).ok_or_else(|| LedgerError::BadEntry { line: i as u64 + 1, offset: 0, reason: "fields do not parse".into() }))
+        .collect::<Result<_, _>>()?;
+    Ok((report, entries))
+}
+
+/// The entry a checked line holds (`check_fields` has passed).
+fn entry_of(l: Line) -> Option<LedgerEntry> {
+    Some(LedgerEntry {
+        time: Timestamp::parse(&l.time)?,
+        record_id: l.record_id,
+        pack_sha256: l.pack_sha256,
+        purpose: Purpose::parse(&l.purpose)?,
+        language: l.language,
+        text_sha256: l.text_sha256,
+        audio_sha256: l.audio_sha256,
+        watermark: u32::from_str_radix(&l.watermark, 16).ok()?,
+    })
+}
+
+/// The checks of [`verify`], handing every checked line to `each`.
+fn scan(path: &Path, each: &mut dyn FnMut(Line)) -> Result<Report, LedgerError> {
     let f = File::open(path).map_err(io_err(path))?;
     let mut reader = BufReader::new(f);
     let mut prev = GENESIS.to_string();
@@ -361,6 +395,7 @@ pub fn verify(path: &Path) -> Result<Report, LedgerError> {
             return Err(LedgerError::BrokenChain { line: line_no });
         }
         prev = sha256_hex(body);
+        each(entry);
         // Keep the last two hashes: the head may lag by one.
         hashes_tail.push(prev.clone());
         if hashes_tail.len() > 2 {

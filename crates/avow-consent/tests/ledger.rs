@@ -50,6 +50,19 @@ fn intact_ledger_verifies() {
 }
 
 #[test]
+fn read_verified_returns_exactly_the_appended_entries_and_refuses_an_edited_ledger() {
+    let (_d, path) = ledger_with(3);
+    let (report, got) = ledger::read_verified(&path).unwrap();
+    assert_eq!(report.entries, 3);
+    assert_eq!(got, (0..3).map(entry).collect::<Vec<_>>());
+    let mut l = lines(&path);
+    l[0] = l[0].replace("\"watermark\":\"12345678\"", "\"watermark\":\"12345679\"");
+    assert_ne!(l[0], lines(&path)[0], "the edit must change the line");
+    write_lines(&path, &l);
+    assert_eq!(ledger::read_verified(&path).unwrap_err(), LedgerError::BrokenChain { line: 2 });
+}
+
+#[test]
 fn editing_any_entry_is_detected() {
     let (_d, path) = ledger_with(5);
     let orig = lines(&path);

@@ -12,20 +12,12 @@
 #[path = "../../avow-consent/tests/support/gate_matrix.rs"]
 mod gate_matrix;
 
-use std::path::PathBuf;
-
 use avow_engine::{ConsentPurpose, Engine, EngineError, EngineOptions, SAMPLE_RATE};
 use gate_matrix::{GateMatrix, LANGUAGE};
 
-fn cache_dir() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {} (run `avow models fetch`)", dir.display());
-    None
-}
+#[path = "../../avow-models/tests/support/model_cache.rs"]
+mod model_cache;
+use model_cache::cache_dir;
 
 fn detected_payload(samples: &[f32]) -> Option<u32> {
     let d = avow_watermark::Detector::new(&avow_watermark::Key::default_public()).detect(samples, SAMPLE_RATE).unwrap();

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
+use avow_consent::ledger::{self, LedgerEntry};
 use avow_watermark::audio::read_audio;
 use avow_watermark::{Detection, Detector, Key, DEFAULT_KEY_ID, DEFAULT_THRESHOLD};
 
@@ -17,7 +20,12 @@ Exit codes:
 
 --json prints one JSON object per file and line: file, detected, payload (8 hex
 digits or null), p_value, score, payload_confidence, crc_ok, ranges ([start, end]
-seconds), duration, key, error (null unless the file failed).";
+seconds), duration, key, error (null unless the file failed), and with --ledger:
+ledger (null without a payload, else record_ids, syntheses, first, last).
+
+--ledger LEDGER traces a payload to the consent records and syntheses an avow
+audit ledger holds for it; the ledger's hash chain is verified first and a
+ledger that fails `avow audit verify` is refused (exit 1).";
 
 /// Arguments of `avow detect`.
 #[derive(clap::Args)]
@@ -39,6 +47,38 @@ pub struct Args {
     /// unmarked files; the p-value then accounts for the larger search).
     #[arg(long)]
     speed_search: bool,
+    /// Audit ledger (JSON lines, as `avow say` and the engine write it) to
+    /// trace each payload to its consent records and syntheses.
+    #[arg(long, value_name = "LEDGER")]
+    ledger: Option<PathBuf>,
+}
+
+/// What a verified ledger holds for one payload.
+struct Trace {
+    record_ids: Vec<String>,
+    syntheses: usize,
+    first: String,
+    last: String,
+}
+
+/// Payload → what the ledger holds for it.
+fn ledger_index(path: &std::path::Path) -> anyhow::Result<BTreeMap<u32, Trace>> {
+    let (_, entries) = ledger::read_verified(path).with_context(|| format!("--ledger {}", path.display()))?;
+    let mut index: BTreeMap<u32, Vec<LedgerEntry>> = BTreeMap::new();
+    for e in entries {
+        index.entry(e.watermark).or_default().push(e);
+    }
+    Ok(index
+        .into_iter()
+        .map(|(payload, es)| {
+            let mut record_ids: Vec<String> = es.iter().map(|e| e.record_id.clone()).collect();
+            record_ids.sort();
+            record_ids.dedup();
+            let first = es.iter().map(|e| e.time).min().map(|t| t.to_string()).unwrap_or_default();
+            let last = es.iter().map(|e| e.time).max().map(|t| t.to_string()).unwrap_or_default();
+            (payload, Trace { record_ids, syntheses: es.len(), first, last })
+        })
+        .collect())
 }
 
 /// Runs `avow detect`.
@@ -50,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.threshold
         );
     }
+    let index = args.ledger.as_deref().map(ledger_index).transpose()?;
     let det = Detector::new(&key)
         .with_threshold(args.threshold)
         .with_speed_search(args.speed_search);
@@ -65,10 +106,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(_) => failed = true,
         }
         if args.json {
-            println!("{}", json_line(&name, key.id(), &result));
+            println!("{}", json_line(&name, key.id(), &result, index.as_ref()));
         } else {
             match &result {
-                Ok(d) => println!("{name}: {}", verdict(d, key.id())),
+                Ok(d) => println!("{name}: {}{}", verdict(d, key.id()), trace_text(d, index.as_ref())),
                 Err(e) => eprintln!("{name}: error: {e:#}"),
             }
         }
@@ -109,8 +150,29 @@ fn verdict(d: &Detection, key: &str) -> String {
     )
 }
 
-fn json_line(file: &str, key: &str, r: &anyhow::Result<Detection>) -> String {
-    let v = match r {
+/// The ledger's part of a verdict line (empty without `--ledger` or a payload).
+fn trace_text(d: &Detection, index: Option<&BTreeMap<u32, Trace>>) -> String {
+    let (Some(index), Some(payload)) = (index, d.payload.filter(|_| d.detected)) else {
+        return String::new();
+    };
+    match index.get(&payload) {
+        Some(t) if t.syntheses == 1 => format!("; ledger: record {}, 1 synthesis at {}", t.record_ids.join(", "), t.first),
+        Some(t) => format!("; ledger: record {}, {} syntheses from {} to {}", t.record_ids.join(", "), t.syntheses, t.first, t.last),
+        None => "; ledger: no synthesis with this payload".to_string(),
+    }
+}
+
+fn trace_json(d: &Detection, index: Option<&BTreeMap<u32, Trace>>) -> Option<serde_json::Value> {
+    let index = index?;
+    let payload = d.payload.filter(|_| d.detected)?;
+    Some(match index.get(&payload) {
+        Some(t) => serde_json::json!({"record_ids": t.record_ids, "syntheses": t.syntheses, "first": t.first, "last": t.last}),
+        None => serde_json::json!({"record_ids": [], "syntheses": 0, "first": null, "last": null}),
+    })
+}
+
+fn json_line(file: &str, key: &str, r: &anyhow::Result<Detection>, index: Option<&BTreeMap<u32, Trace>>) -> String {
+    let mut v = match r {
         Ok(d) => serde_json::json!({
             "file": file,
             "detected": d.detected,
@@ -134,5 +196,8 @@ fn json_line(file: &str, key: &str, r: &anyhow::Result<Detection>) -> String {
             "error": format!("{e:#}"),
         }),
     };
+    if index.is_some() {
+        v["ledger"] = r.as_ref().ok().and_then(|d| trace_json(d, index)).unwrap_or(serde_json::Value::Null);
+    }
     v.to_string()
 }

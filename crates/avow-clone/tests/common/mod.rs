@@ -3,17 +3,14 @@
 
 use std::path::PathBuf;
 
+#[path = "../../../avow-models/tests/support/model_cache.rs"]
+mod model_cache;
+
 /// The model cache, if it holds the converted weights and stock voices;
 /// `None` (skip) without them unless `AVOW_REQUIRE_MODELS=1`, which makes
 /// their absence a failure.
 pub fn cache() -> Option<PathBuf> {
-    let dir = avow_models::ModelCache::default_dir().ok()?;
-    if dir.join("kokoro-82m-v1.0.safetensors").exists() && dir.join("voices/jm_kumo.voicepack").exists() && dir.join("voices/jf_gongitsune.voicepack").exists() {
-        return Some(dir);
-    }
-    assert!(std::env::var_os("AVOW_REQUIRE_MODELS").is_none(), "AVOW_REQUIRE_MODELS is set but {} has no weights", dir.display());
-    eprintln!("skipping: no converted weights in {}", dir.display());
-    None
+    model_cache::cache_with_voices(&["jm_kumo", "jf_gongitsune"])
 }
 
 /// Token ids of Kokoro fixture `name` (`avow-kokoro/tests/fixtures/NAME.json`).

@@ -1,9 +1,8 @@
 //! `avow detect`: look for the avow watermark in audio files.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-use std::collections::BTreeMap;
 
 use anyhow::Context;
 use avow_consent::ledger::{self, LedgerEntry};

@@ -112,7 +112,8 @@ pub fn downmix(interleaved: &[f32], channels: u16) -> Vec<f32> {
         .collect()
 }
 
-fn check_finite(samples: &[f32]) -> Result<(), AudioError> {
+/// Refuses samples that are NaN or infinite, naming the first one's index.
+pub fn check_finite(samples: &[f32]) -> Result<(), AudioError> {
     match samples.iter().position(|s| !s.is_finite()) {
         Some(index) => Err(AudioError::NonFinite { index }),
         None => Ok(()),

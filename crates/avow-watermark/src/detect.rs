@@ -151,11 +151,7 @@ impl Detector {
 
     /// Detects in mono samples at `rate` Hz.
     pub fn detect(&self, samples: &[f32], rate: u32) -> Result<Detection, WatermarkError> {
-        if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
-            return Err(WatermarkError::Audio(avow_audio::AudioError::NonFinite {
-                index,
-            }));
-        }
+        avow_audio::check_finite(samples)?;
         if rate < 8_000 {
             return Err(WatermarkError::Unsupported(format!(
                 "sample rate {rate} Hz is below 8 kHz"

@@ -32,7 +32,10 @@ pub(crate) fn to_mark_rate(x: &[f32], from: u32) -> Result<Vec<f32>, avow_audio:
 
 /// Resamples mono `x` from `from` to `to` Hz with the detector's filter
 /// (see the module documentation for what that filter keeps).
+/// Non-finite input is refused with its index, as [`avow_audio::resample`]
+/// does (a NaN would otherwise smear across the filter's taps).
 pub(crate) fn convert(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, avow_audio::AudioError> {
+    avow_audio::check_finite(x)?;
     if from == to || x.is_empty() {
         return Ok(x.to_vec());
     }

@@ -13,9 +13,13 @@
 //! - median F0 (YIN) against the speaker's.
 //!
 //! `--steps 0` stops after the clone stage (the style search as `avow enroll`
-//! runs it, pitch correction included).
+//! runs it, pitch correction included). `--extra-sentences FILE` (one
+//! sentence per line, e.g. `benches/clone/wer_sentences.txt`) also counts
+//! Whisper's word errors for every stage on those sentences: the 10
+//! evaluation sentences hold 87 words, so one word moves their WER by 1.1
+//! points.
 //!
-//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--out DIR]
+//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--extra-sentences FILE] [--out DIR]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -66,6 +70,9 @@ fn main() {
     let vocab = avow_text::KokoroVocab::from_json(&std::fs::read_to_string(&files.vocab).unwrap()).unwrap();
     let front = avow_text::TextFrontEnd::new(avow_phonemize::EspeakPhonemizer::new().unwrap(), vocab);
     let tokens = |text: &str| -> Vec<u32> { front.prepare(text, avow_text::Language::EnUs).unwrap().into_iter().flat_map(|u| u.ids).collect() };
+    let extra: Option<Vec<(Vec<u32>, String)>> = arg("--extra-sentences").map(|path| {
+        std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(|l| (tokens(l), l.trim().to_string())).collect()
+    });
     let eval: Vec<Vec<u32>> = avow_clone::sentences::EVAL_EN.iter().map(|s| tokens(s)).collect();
     let training: Vec<Vec<u32>> = avow_clone::sentences::TRAINING_EN.iter().map(|s| tokens(s)).collect();
     let mut stock: Vec<(String, Vec<f32>)> = files
@@ -244,6 +251,22 @@ fn main() {
             sums[i][2] += mcd_value(&mcds[i]);
             sums[i][3] += 1.0;
             clips.push((*name, wavs));
+        }
+        // A larger intelligibility sample than the 10 evaluation
+        // sentences' 87 words, where one word is 1.1 points.
+        if let Some(list) = &extra {
+            let mut counts = Vec::new();
+            for (name, m, t) in &stages {
+                let (mut edits, mut words) = (0, 0);
+                for (ids, text) in list {
+                    let heard = asr.transcribe(&to16(&speak(m, t, ids))).unwrap().text;
+                    let e = avow_asr::word_errors(text, &heard);
+                    edits += e.substitutions + e.deletions + e.insertions;
+                    words += e.reference_words;
+                }
+                counts.push(format!("{name} {edits}/{words} ({:.1} %)", 100.0 * edits as f64 / words.max(1) as f64));
+            }
+            eprintln!("  {s}: word errors on the extra sentences: {}", counts.join(", "));
         }
         println!(
             "| {s} | {} | {bank_secs:.0} | {} | {} | {} | {speaker_f0:.0} / {} | {} | {} | {} |",

@@ -112,15 +112,18 @@ fn main() {
 
     let asr = avow_asr::Transcriber::open_default(false).unwrap();
     // Word errors over the evaluation sentences, summed.
-    let word_error_rate = |wavs: &[Vec<f32>]| -> f64 {
+    // Word errors and reference words over 16 kHz renderings of `texts`, summed.
+    let word_errors = |wavs: &[Vec<f32>], texts: &[&str]| -> (usize, usize) {
         let (mut edits, mut words) = (0, 0);
-        for (w, text) in wavs.iter().zip(avow_clone::sentences::EVAL_EN) {
+        for (w, text) in wavs.iter().zip(texts) {
             let e = avow_asr::word_errors(text, &asr.transcribe(w).unwrap().text);
             edits += e.substitutions + e.deletions + e.insertions;
             words += e.reference_words;
         }
-        100.0 * edits as f64 / words.max(1) as f64
+        (edits, words)
     };
+    let percent = |(edits, words): (usize, usize)| 100.0 * edits as f64 / words.max(1) as f64;
+    let word_error_rate = |wavs: &[Vec<f32>]| -> f64 { percent(word_errors(wavs, avow_clone::sentences::EVAL_EN)) };
 
     println!("Stages: stock (closest stock voice) → clone (style search, when --clone-steps > 0) → adapted (bank adapter on the clone's style).");
     println!();
@@ -256,15 +259,11 @@ fn main() {
         // sentences' 87 words, where one word is 1.1 points.
         if let Some(list) = &extra {
             let mut counts = Vec::new();
+            let texts: Vec<&str> = list.iter().map(|(_, text)| text.as_str()).collect();
             for (name, m, t) in &stages {
-                let (mut edits, mut words) = (0, 0);
-                for (ids, text) in list {
-                    let heard = asr.transcribe(&to16(&speak(m, t, ids))).unwrap().text;
-                    let e = avow_asr::word_errors(text, &heard);
-                    edits += e.substitutions + e.deletions + e.insertions;
-                    words += e.reference_words;
-                }
-                counts.push(format!("{name} {edits}/{words} ({:.1} %)", 100.0 * edits as f64 / words.max(1) as f64));
+                let wavs: Vec<Vec<f32>> = list.iter().map(|(ids, _)| to16(&speak(m, t, ids))).collect();
+                let (edits, words) = word_errors(&wavs, &texts);
+                counts.push(format!("{name} {edits}/{words} ({:.1} %)", percent((edits, words))));
             }
             eprintln!("  {s}: word errors on the extra sentences: {}", counts.join(", "));
         }

@@ -538,11 +538,12 @@ fn speed_search_finds_speed_changed_audio() {
 }
 
 #[test]
-fn excerpts_too_short_for_the_payload_report_none_and_two_seconds_suffice() {
+fn excerpts_too_short_for_the_payload_report_none_and_three_second_excerpts_are_detected() {
     // A 1 s excerpt carries a third of the coded bits: the presence test
     // may still fire, but the payload is underdetermined (unobserved bits
     // decode as zeros, which pass CRC-8 far too often), so none is reported.
-    // 2 s (two thirds of a block) decode exactly.
+    // Quiet stretches carry no mark (the loudness gate), so how much of an
+    // excerpt carries the payload depends on its speech.
     let det = Detector::new(&key());
     // Payload 0 is the case the zero ties would "confirm" by chance.
     for (i, payload) in [(0usize, 0u32), (1, 0x8000_0000), (4, 0x1234_5678)] {
@@ -553,9 +554,19 @@ fn excerpts_too_short_for_the_payload_report_none_and_two_seconds_suffice() {
             assert_eq!(d.payload, None, "clip {i} at {start}: {:08x}", d.raw_bits);
             assert!(!d.crc_ok, "clip {i} at {start}");
         }
-        let two = &y[RATE as usize..3 * RATE as usize];
-        let d = det.detect(two, RATE).unwrap();
-        assert!(d.detected, "clip {i}: p = {}", d.p_value);
+        // Every 3 s excerpt is detected and never reports a wrong payload;
+        // most decode exactly (one of these nine, 1688 from 1 s to 4 s, has
+        // too little loud speech for the payload: see BENCHMARKS.md).
+        let mut exact = 0;
+        for st in 0..3 {
+            let three = &y[st * RATE as usize..(st + 3) * RATE as usize];
+            let d = det.detect(three, RATE).unwrap();
+            assert!(d.detected, "clip {i} at {st} s: p = {}", d.p_value);
+            assert!(d.payload.is_none_or(|p| p == payload), "clip {i} at {st} s");
+            exact += usize::from(d.payload == Some(payload));
+        }
+        assert!(exact >= 2, "clip {i}: {exact} of 3 excerpts decoded");
+        let d = det.detect(&y, RATE).unwrap();
         assert_eq!(d.payload, Some(payload), "clip {i}");
     }
 }

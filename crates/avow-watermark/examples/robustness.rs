@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p avow-watermark --example robustness -- \
 //!     --data ../shared/data/librispeech --extra DIR_OF_WAVS --clips 50 \
-//!     --work /tmp/wm-bench [--attacks none,mp3,...] [--json out.json]
+//!     --work /tmp/wm-bench [--attacks none,mp3,...] [--json out.json] [--repeat K]
 //! ```
 //!
 //! `AVOW_WM_CLIPS=1` prints every clip's score and payload bit errors to
@@ -40,6 +40,10 @@ struct Opts {
     apply: Option<(PathBuf, PathBuf)>,
     speed_search: bool,
     skip_fp: bool,
+    /// `--repeat K`: every attack K times per clip (random attacks such as
+    /// crops and noise draw anew each time), for rows that need more than
+    /// 50 trials to tell settings apart.
+    repeat: usize,
 }
 
 fn parse() -> Opts {
@@ -54,6 +58,7 @@ fn parse() -> Opts {
         apply: None,
         speed_search: false,
         skip_fp: false,
+        repeat: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -71,6 +76,13 @@ fn parse() -> Opts {
             "--fp-only" => o.fp_only = true,
             "--speed-search" => o.speed_search = true,
             "--skip-fp" => o.skip_fp = true,
+            "--repeat" => {
+                o.repeat = val()
+                    .parse()
+                    .ok()
+                    .filter(|&k| k > 0)
+                    .unwrap_or_else(|| die("--repeat: a positive number"))
+            }
             "--apply-attacks" => {
                 let i = val();
                 let out = args.next().unwrap_or_else(|| die("--apply-attacks IN OUT"));
@@ -546,7 +558,7 @@ fn main() {
         let mut skipped = false;
         let (mut det_time, mut det_secs) = (0.0f64, 0.0f64);
         let mut scores = Vec::new();
-        for (payload, y) in &marked {
+        for (payload, y) in marked.iter().cycle().take(marked.len() * o.repeat) {
             let Some(att) = attack(a, y, &tmp, &mut rng, &others) else {
                 skipped = true;
                 break;

@@ -414,11 +414,13 @@ impl Detector {
             0
         };
         let mut levels = Vec::with_capacity(frames);
+        let mut power = Vec::with_capacity(frames);
         let mut level = [0.0f32; BANDS];
         for t in 0..frames {
             let s = ((t as f64 * hop).round() as usize).min(x.len() - N);
             an.analyse(&x[s..s + N], &mut level);
             levels.push(level);
+            power.push(an.band_power);
         }
         // Each band's noise floor: a low percentile of its level over time.
         // Cells near the floor (pauses, or anything buried by added noise,
@@ -439,10 +441,6 @@ impl Detector {
         }
         let mut white = [0.0f32; BANDS];
         let frame_seconds = (hop / f64::from(RATE)) as f32;
-        let power: Vec<f32> = levels
-            .iter()
-            .map(|l| 10f32.powf(LoudnessGate::band_power_db(l) / 10.0))
-            .collect();
         // The embedder gates units of two frames on their mean power; the
         // detector does not know where units start, so each frame is gated
         // on its mean with the next.
@@ -452,7 +450,7 @@ impl Detector {
                     Some(next) => 0.5 * (power[t] + next),
                     None => power[t],
                 };
-                10.0 * pair.max(1e-12).log10()
+                LoudnessGate::db(pair)
             })
             .collect();
         let mut gate = LoudnessGate::new();

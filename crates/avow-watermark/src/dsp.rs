@@ -36,6 +36,9 @@ pub struct Analyzer {
     buf: Vec<f32>,
     /// Spectrum of the last analysed frame.
     pub spec: Vec<Complex32>,
+    /// Total power of the marked bands in the last analysed frame (the
+    /// loudness the [`LoudnessGate`] reads).
+    pub band_power: f32,
     scratch_fwd: Vec<Complex32>,
     scratch_inv: Vec<Complex32>,
 }
@@ -67,6 +70,7 @@ impl Analyzer {
             window,
             buf: vec![0.0; N],
             spec,
+            band_power: 0.0,
             scratch_fwd,
             scratch_inv,
         }
@@ -82,14 +86,17 @@ impl Analyzer {
         let _ = self
             .fwd
             .process_with_scratch(&mut self.buf, &mut self.spec, &mut self.scratch_fwd);
+        let mut total = 0.0f32;
         for (b, l) in level.iter_mut().enumerate() {
             let lo = BIN_LO + b * BAND_BINS;
             let p: f32 = self.spec[lo..lo + BAND_BINS]
                 .iter()
                 .map(|c| c.norm_sqr())
                 .sum();
+            total += p;
             *l = 10.0 * (p + POWER_FLOOR).log10();
         }
+        self.band_power = total;
     }
 
     /// Adds the windowed inverse transform of `spec` with band `b` scaled by
@@ -181,8 +188,8 @@ pub fn masking_ratio(level: &[f32; BANDS], out: &mut [f32; BANDS]) {
 /// of per-frame dB figures, so quiet frames weigh as much as loud ones
 /// while masking hides much less in them; and the quiet frames are the
 /// first that added noise buries, so they carried little of what the
-/// detector reads after an attack. Measured (BENCHMARKS.md): 15, 20, 21, 22
-/// and 25 dB.
+/// detector reads after an attack. Measured (BENCHMARKS.md): 15, 20, 21, 22,
+/// 23 and 25 dB; below 22 dB, 3 s excerpts start to lose detections.
 pub const GATE_DB: f32 = 22.0;
 /// How fast the running peak falls, in dB per second: slow enough that the
 /// quiet syllables after a loud word stay unmarked, fast enough that a
@@ -210,14 +217,9 @@ impl LoudnessGate {
         LoudnessGate { peak_db: f32::MIN }
     }
 
-    /// Total power of the marked bands, in dB, from band levels.
-    pub fn band_power_db(level: &[f32; BANDS]) -> f32 {
-        10.0 * level
-            .iter()
-            .map(|l| 10f32.powf(l / 10.0))
-            .sum::<f32>()
-            .max(1e-12)
-            .log10()
+    /// A power (as in [`Analyzer::band_power`]) in dB.
+    pub fn db(power: f32) -> f32 {
+        10.0 * power.max(1e-12).log10()
     }
 
     /// Feeds the loudness of the next step (`seconds` after the previous

@@ -9,9 +9,9 @@ use crate::{Key, WatermarkError};
 /// where the measured trade-off curve against segmental SNR is listed).
 /// Higher than when every band got the same dB change (0.4), because the
 /// energy weighting below makes each dB of statistic much cheaper, and
-/// higher again (0.9 → 1.2) since quiet units carry no mark at all
+/// higher again (0.9 → 1.3) since quiet units carry no mark at all
 /// ([`crate::dsp::GATE_DB`]).
-const TARGET_DB: f32 = 1.2;
+const TARGET_DB: f32 = 1.3;
 /// Minimum push even where the host already agrees with the symbol.
 const MIN_PUSH_DB: f32 = 0.12;
 /// Fraction of an intended band-level change that survives overlap-add and
@@ -256,7 +256,7 @@ impl EmbedStream<'_> {
             let start = (u * UNIT_FRAMES + f) * HOP - self.base;
             let frame = &self.input[start..start + N];
             self.an.analyse(frame, &mut level);
-            power += 10f32.powf(LoudnessGate::band_power_db(&level) / 10.0) / UNIT_FRAMES as f32;
+            power += self.an.band_power / UNIT_FRAMES as f32;
             specs.push(self.an.spec.clone());
             whiten(&level, &mut white);
             for b in 0..BANDS {
@@ -271,7 +271,7 @@ impl EmbedStream<'_> {
             }
         }
         let seconds = (UNIT_FRAMES * HOP) as f32 / RATE as f32;
-        if !self.gate.open(10.0 * power.max(1e-12).log10(), seconds) {
+        if !self.gate.open(LoudnessGate::db(power), seconds) {
             return;
         }
         // Every band group is steered to its own symbol: a sync symbol, or

@@ -137,6 +137,57 @@ fn energy_weighted_mark_keeps_segmental_snr_high() {
 }
 
 #[test]
+fn quiet_stretches_are_left_unmarked_but_quiet_recordings_are_not() {
+    // The loudness gate is relative to the speech around it: a passage 30 dB
+    // under the speech before it carries no mark at all, while the same
+    // passage on its own (a quiet recording) is marked and detected.
+    let x = speech(0);
+    let payload = 0x9a7e_0001;
+    let wm = Watermarker::new(&key(), payload);
+    let quiet: Vec<f32> = x.iter().map(|v| v * 0.0316).collect();
+    let mut both = x.clone();
+    both.extend(&quiet);
+    let y = wm.embed(&both).unwrap();
+    // After the loud part, apart from the overlap of its last unit, and
+    // within the peak's memory (3 s), the mark is exactly absent.
+    let from = x.len() + 2048;
+    let to = x.len() + 2 * RATE as usize;
+    assert!(
+        y[from..to].iter().zip(&both[from..to]).all(|(a, b)| a == b),
+        "quiet passage after loud speech was marked"
+    );
+    let alone = wm.embed(&quiet).unwrap();
+    let d = Detector::new(&key()).detect(&alone, RATE).unwrap();
+    assert!(d.detected, "quiet recording: p = {}", d.p_value);
+    assert_eq!(d.payload, Some(payload));
+}
+
+#[test]
+fn a_loud_click_does_not_switch_the_mark_off_for_long() {
+    // A transient 40 dB above the speech (in a file marked with `avow
+    // watermark embed`) gates at most the peak's memory (3 s) after it; the
+    // 5 s of speech that follow are marked again and carry the payload.
+    let x = speech(1);
+    let payload = 0xc11c_0002;
+    let mut input: Vec<f32> = x[..RATE as usize].to_vec();
+    let click_at = input.len();
+    // 20 ms of two full-scale tones inside the marked bands.
+    input.extend((0..480).map(|i| {
+        let t = i as f32 / RATE as f32;
+        0.49 * (2.0 * std::f32::consts::PI * 1500.0 * t).sin() + 0.49 * (2.0 * std::f32::consts::PI * 3100.0 * t).sin()
+    }));
+    let speech_at = input.len();
+    input.extend(&x);
+    let y = Watermarker::new(&key(), payload).embed(&input).unwrap();
+    let d = Detector::new(&key()).detect(&y[click_at..], RATE).unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    assert_eq!(d.payload, Some(payload));
+    let after = speech_at + 4 * RATE as usize;
+    let changed = y[after..].iter().zip(&input[after..]).filter(|(a, b)| a != b).count();
+    assert!(changed > (y.len() - after) / 2, "{changed} samples marked after the memory");
+}
+
+#[test]
 fn streaming_in_any_chunking_equals_whole_signal() {
     let x = speech(3);
     let wm = Watermarker::new(&key(), 0xcafe_f00d);

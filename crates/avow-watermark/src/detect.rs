@@ -574,10 +574,10 @@ impl Detector {
             }
         }
         let sigma_sync = var / mu_d.max(1.0);
-        // Data terms can vary more than the sync terms (their symbols are
-        // unknown to the feedback, and attacks differ between units): estimate
-        // their noise from their own spread too (`E[y²] = mu²n² + sigma²n` for a
-        // term of n frames, whatever its bit), and use the larger estimate.
+        // Estimate the noise from the data terms' own spread too (`E[y²] =
+        // mu²n² + sigma²n` for a term of n frames, whatever its bit) and use
+        // the larger estimate. Every LLR shares the one scale, so it changes
+        // no decoded bit, only how cautious the reported confidence is.
         let (mut e2, mut n1) = (0.0f64, 0.0f64);
         for terms in &self.bit_terms {
             for &k in terms {

@@ -4,7 +4,8 @@ use crate::dsp::{masking_ratio, whiten, whitened_response, Analyzer, LoudnessGat
 use crate::layout::{codeword, Layout, BANDS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES};
 use crate::{Key, WatermarkError};
 
-/// Target of the per-cell mean statistic of a unit, in dB (before attacks).
+/// Target of the per-cell mean statistic of a band group of a unit, in dB
+/// (before attacks).
 /// Sets the mark's strength: robustness against SNR (see BENCHMARKS.md,
 /// where the measured trade-off curve against segmental SNR is listed).
 /// Higher than when every band got the same dB change (0.4), because the

@@ -24,7 +24,9 @@ def resample_16k(x, sr):
     return np.fft.irfft(Y, n) * (n / len(x))
 
 
-def seg_snr(x, y, sr):
+def seg_snr(x, y, sr, by_level=None):
+    """Mean clamped SNR over 20 ms speech frames (within 40 dB of the
+    loudest). With `by_level`, also appends (frame level re loudest, SNR)."""
     f = sr // 50
     vals, peak = [], 0.0
     frames = [(x[i:i + f], y[i:i + f]) for i in range(0, len(x) - f + 1, f)]
@@ -32,13 +34,29 @@ def seg_snr(x, y, sr):
     for a, b in frames:
         s, n = np.sum(a ** 2), np.sum((a - b) ** 2)
         if s > peak * 1e-4:
-            vals.append(np.clip(10 * np.log10(s / max(n, 1e-30)), -10, 60))
+            v = np.clip(10 * np.log10(s / max(n, 1e-30)), -10, 60)
+            vals.append(v)
+            if by_level is not None:
+                by_level.append((10 * np.log10(s / peak), v))
     return float(np.mean(vals))
+
+
+def snr_by_level(pairs):
+    """Mean frame SNR per 5 dB band of frame level (dB under the clip's
+    loudest frame), and the share of speech frames in each band."""
+    a = np.array(pairs)
+    out = {}
+    for lo in range(-40, 0, 5):
+        m = (a[:, 0] >= lo) & (a[:, 0] < lo + 5)
+        if m.any():
+            out[f"{lo}..{lo + 5}"] = {"frames_pct": round(100 * float(m.mean()), 1),
+                                      "mean_snr_db": round(float(a[m, 1].mean()), 1)}
+    return out
 
 
 def figures(work, sub):
     refs = sorted(glob.glob(os.path.join(work, "ref", "*.wav")))
-    p, snr, seg = [], [], []
+    p, snr, seg, levels = [], [], [], []
     for r in refs:
         m = os.path.join(work, sub, os.path.basename(r))
         if not os.path.exists(m):
@@ -48,12 +66,13 @@ def figures(work, sub):
         n = min(len(x), len(y))
         x, y = x[:n], y[:n]
         snr.append(10 * np.log10(np.sum(x ** 2) / max(np.sum((x - y) ** 2), 1e-30)))
-        seg.append(seg_snr(x, y, sr))
+        seg.append(seg_snr(x, y, sr, levels))
         p.append(pesq(16000, resample_16k(x, sr), resample_16k(y, sr), "wb"))
     if not p:
         return None
     return {"clips": len(p), "pesq_wb_mean": float(np.mean(p)), "pesq_wb_min": float(np.min(p)),
-            "snr_mean_db": float(np.mean(snr)), "segsnr_mean_db": float(np.mean(seg))}
+            "snr_mean_db": float(np.mean(snr)), "segsnr_mean_db": float(np.mean(seg)),
+            "frame_snr_by_level": snr_by_level(levels)}
 
 
 def spectrogram_png(work, png, name=None):

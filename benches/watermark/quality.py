@@ -83,9 +83,9 @@ def spectrogram_png(work, png, name=None):
     r = refs[0] if name is None else os.path.join(work, "ref", name)
     x, sr = sf.read(r)
     y, _ = sf.read(os.path.join(work, "marked", os.path.basename(r)))
-    # Units left unmarked (quiet speech) make the difference exactly zero,
-    # which plots as blank (log of 0); a dither at -180 dBFS puts them at the
-    # bottom of the colour scale with everything else the mark leaves alone.
+    # Where the mark is exactly zero (digital silence, or the gated variant's
+    # unmarked units) the difference plots as blank (log of 0); a dither at
+    # -180 dBFS puts those samples at the bottom of the colour scale.
     dither = 1e-9 * np.random.default_rng(0).standard_normal(len(x))
     panels = [("unmarked", x), ("avow marked", y), ("avow mark (difference)", y - x + dither)]
     pm = os.path.join(work, "perth_marked", os.path.basename(r))

@@ -7,6 +7,7 @@
 //! cargo run --release -p avow-watermark --example robustness -- \
 //!     --data ../shared/data/librispeech --extra DIR_OF_WAVS --clips 50 \
 //!     --work /tmp/wm-bench [--attacks none,mp3,...] [--json out.json] [--repeat K]
+//!     [--utterances 1,1.5,2] [--phrases DIR]
 //! ```
 //!
 //! `AVOW_WM_CLIPS=1` prints every clip's score and payload bit errors to
@@ -44,6 +45,13 @@ struct Opts {
     /// crops and noise draw anew each time), for rows that need more than
     /// 50 trials to tell settings apart.
     repeat: usize,
+    /// `--utterances 1,1.5,...`: also mark the first L seconds of every
+    /// clip as an utterance of its own (as `avow say` marks a short phrase)
+    /// and detect it.
+    utterances: Vec<f64>,
+    /// `--phrases DIR`: mark every WAV in DIR (any length) on its own and
+    /// detect it; prints one line per file and a total.
+    phrases: Option<PathBuf>,
 }
 
 fn parse() -> Opts {
@@ -59,6 +67,8 @@ fn parse() -> Opts {
         speed_search: false,
         skip_fp: false,
         repeat: 1,
+        utterances: Vec::new(),
+        phrases: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -76,6 +86,14 @@ fn parse() -> Opts {
             "--fp-only" => o.fp_only = true,
             "--speed-search" => o.speed_search = true,
             "--skip-fp" => o.skip_fp = true,
+            "--phrases" => o.phrases = Some(val().into()),
+            "--utterances" => {
+                o.utterances = val()
+                    .split(',')
+                    .map(|v| v.parse().ok().filter(|&l: &f64| l > 0.0 && l <= CLIP_SECS as f64))
+                    .collect::<Option<Vec<f64>>>()
+                    .unwrap_or_else(|| die("--utterances: seconds, comma-separated, at most the clip length"))
+            }
             "--repeat" => {
                 o.repeat = val()
                     .parse()
@@ -540,6 +558,52 @@ fn main() {
         seg_sum / n,
         audio_secs / embed_time
     );
+
+    if let Some(dir) = &o.phrases {
+        let mut files = Vec::new();
+        list_audio(dir, &mut files);
+        let det = Detector::new(&key);
+        let (mut detected, mut exact) = (0usize, 0usize);
+        for (i, f) in files.iter().enumerate() {
+            let x = load24(f);
+            let payload = 0x5000_0000 + i as u32;
+            let y = Watermarker::new(&key, payload)
+                .embed(&x)
+                .unwrap_or_else(|e| die(&e.to_string()));
+            let d = det.detect(&y, RATE).unwrap_or_else(|e| die(&e.to_string()));
+            detected += usize::from(d.detected);
+            exact += usize::from(d.payload == Some(payload));
+            println!(
+                "phrase {}: {:.2} s, score {:.2}, detected {}, payload {}",
+                f.display(),
+                x.len() as f64 / f64::from(RATE),
+                d.score,
+                d.detected,
+                d.payload == Some(payload)
+            );
+        }
+        println!("phrases: detected {detected}/{}, exact payload {exact}", files.len());
+    }
+    for &secs in &o.utterances {
+        let len = (secs * f64::from(RATE)) as usize;
+        let det = Detector::new(&key);
+        let (mut detected, mut exact, mut bits_ok) = (0usize, 0usize, 0usize);
+        for ((_, x), (payload, _)) in set.iter().zip(&marked) {
+            let y = Watermarker::new(&key, *payload)
+                .embed(&x[..len])
+                .unwrap_or_else(|e| die(&e.to_string()));
+            let d = det.detect(&y, RATE).unwrap_or_else(|e| die(&e.to_string()));
+            detected += usize::from(d.detected);
+            exact += usize::from(d.payload == Some(*payload));
+            bits_ok += 32 - (d.raw_bits ^ payload).count_ones() as usize;
+        }
+        println!(
+            "{:>16}: detected {detected:3}/{}  bit acc {:6.2}%  exact payload {exact:3}",
+            format!("utterance {secs} s"),
+            set.len(),
+            100.0 * bits_ok as f64 / (32 * set.len()) as f64
+        );
+    }
 
     let attacks: Vec<String> = o
         .attacks

@@ -2,7 +2,7 @@
 //! localization.
 
 use crate::code::INFO_BITS;
-use crate::dsp::{whiten, Analyzer, LoudnessGate};
+use crate::dsp::{whiten, Analyzer};
 use crate::layout::{
     Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
 };
@@ -82,8 +82,8 @@ pub struct Detector {
     grouped: Vec<f32>,
     /// Unit positions of the sync sequence.
     sync_positions: Vec<usize>,
-    /// Terms (`j * GROUPS + g`) carrying each coded bit.
-    bit_terms: Vec<Vec<usize>>,
+    /// Unit positions carrying each coded bit.
+    bit_positions: Vec<Vec<usize>>,
     threshold: f64,
     speed_search: bool,
 }
@@ -111,23 +111,19 @@ impl Detector {
     /// A detector for `key` with the default threshold ([`DEFAULT_THRESHOLD`]).
     pub fn new(key: &Key) -> Self {
         let layout = Layout::new(key.bytes());
-        let mut bit_terms = vec![Vec::new(); CODED_BITS];
+        let mut bit_positions = vec![Vec::new(); CODED_BITS];
         let mut sync_positions = Vec::new();
         for (j, role) in layout.roles.iter().enumerate() {
             match *role {
                 Role::Sync => sync_positions.push(j),
-                Role::Data => {
-                    for g in 0..GROUPS {
-                        bit_terms[usize::from(layout.bits[j * GROUPS + g])].push(j * GROUPS + g);
-                    }
-                }
+                Role::Bit(i) => bit_positions[usize::from(i)].push(j),
             }
         }
         Detector {
             grouped: grouped_signs(&layout),
             layout,
             sync_positions,
-            bit_terms,
+            bit_positions,
             threshold: DEFAULT_THRESHOLD,
             speed_search: false,
         }
@@ -414,13 +410,11 @@ impl Detector {
             0
         };
         let mut levels = Vec::with_capacity(frames);
-        let mut power = Vec::with_capacity(frames);
         let mut level = [0.0f32; BANDS];
         for t in 0..frames {
             let s = ((t as f64 * hop).round() as usize).min(x.len() - N);
             an.analyse(&x[s..s + N], &mut level);
             levels.push(level);
-            power.push(an.band_power);
         }
         // Each band's noise floor: a low percentile of its level over time.
         // Cells near the floor (pauses, or anything buried by added noise,
@@ -440,27 +434,8 @@ impl Detector {
             };
         }
         let mut white = [0.0f32; BANDS];
-        let frame_seconds = (hop / f64::from(RATE)) as f32;
-        // The embedder gates units of two frames on their mean power; the
-        // detector does not know where units start, so each frame is gated
-        // on its mean with the next.
-        let loudness: Vec<f32> = (0..levels.len())
-            .map(|t| {
-                let pair = match power.get(t + 1) {
-                    Some(next) => 0.5 * (power[t] + next),
-                    None => power[t],
-                };
-                LoudnessGate::db(pair)
-            })
-            .collect();
-        let mut gate = LoudnessGate::new();
-        let open: Vec<bool> = loudness.iter().map(|&l| gate.open(l, frame_seconds)).collect();
         for (t, level) in levels.iter().enumerate() {
             whiten(level, &mut white);
-            if !open[t] {
-                // Left unmarked by the embedder: only host, no mark.
-                white.fill(0.0);
-            }
             for b in 0..BANDS {
                 // The share of the cell's power above the floor is how much
                 // of the mark survives there (additive noise compresses a
@@ -510,11 +485,11 @@ impl Detector {
     fn sync_score(&self, fold: &Fold) -> f64 {
         let (mut num, mut den) = self.sync_part(fold);
         let mut cells: Vec<f64> = Vec::with_capacity(8 * GROUPS);
-        for terms in &self.bit_terms {
+        for units in &self.bit_positions {
             cells.clear();
-            for &k in terms {
-                if fold.frames[k / GROUPS] > 0 {
-                    cells.push(f64::from(fold.sum[k]));
+            for &j in units {
+                if fold.frames[j] > 0 {
+                    cells.extend((0..GROUPS).map(|g| f64::from(fold.sum[j * GROUPS + g])));
                 }
             }
             cells.sort_unstable_by(|a, b| b.abs().total_cmp(&a.abs()));
@@ -553,36 +528,43 @@ impl Detector {
     /// Decodes the payload; returns payload bits, CRC check, confidence
     /// and the expected sign of every unit position.
     fn decode(&self, fold: &Fold) -> (u32, bool, f64, [f32; TERMS]) {
-        // Per-frame signal level `mu` and noise `sigma²` of one term (a band
-        // group of a unit), from the sync terms (whose symbols are known).
+        // Per-frame signal level `mu` and noise `sigma` of a unit's
+        // statistic, from the sync positions (whose symbols are known).
+        let sync_val = |j: usize| -> f64 {
+            (0..GROUPS)
+                .map(|g| {
+                    f64::from(self.layout.sync[j * GROUPS + g])
+                        * f64::from(fold.sum[j * GROUPS + g])
+                })
+                .sum()
+        };
         let (mut mu_n, mut mu_d) = (0.0f64, 0.0f64);
         for &j in &self.sync_positions {
-            for g in 0..GROUPS {
-                mu_n += f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]);
-            }
-            mu_d += (GROUPS as u32 * fold.frames[j]) as f64;
+            mu_n += sync_val(j);
+            mu_d += fold.frames[j] as f64;
         }
         let mu = if mu_d > 0.0 { mu_n / mu_d } else { 0.0 };
         let mut var = 0.0f64;
         for &j in &self.sync_positions {
             let n = fold.frames[j] as f64;
             if n > 0.0 {
-                for g in 0..GROUPS {
-                    let y = f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]) / n;
-                    var += n * (y - mu) * (y - mu);
-                }
+                let y = sync_val(j) / n;
+                var += n * (y - mu) * (y - mu);
             }
         }
         let sigma_sync = var / mu_d.max(1.0);
-        // Estimate the noise from the data terms' own spread too (`E[y²] =
-        // mu²n² + sigma²n` for a term of n frames, whatever its bit) and use
-        // the larger estimate. Every LLR shares the one scale, so it changes
-        // no decoded bit, only how cautious the reported confidence is.
+        // Data units are pushed as a whole (sync units group by group), so
+        // their cells vary more than the sync cells: estimate their noise
+        // from their own spread too (`E[y²] = mu²n² + sigma²n` for a unit of
+        // n frames, whatever its bit), and use the larger estimate.
         let (mut e2, mut n1) = (0.0f64, 0.0f64);
-        for terms in &self.bit_terms {
-            for &k in terms {
-                let n = fold.frames[k / GROUPS] as f64;
-                let y = f64::from(fold.sum[k]);
+        for units in &self.bit_positions {
+            for &j in units {
+                let n = fold.frames[j] as f64;
+                let y: f64 = fold.sum[j * GROUPS..(j + 1) * GROUPS]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .sum();
                 e2 += y * y - mu * mu * n * n;
                 n1 += n;
             }
@@ -593,28 +575,30 @@ impl Detector {
         // noise of variance `sigma²·n`, so its LLR is `2·mu·sum / sigma²`.
         let gain = 2.0 * mu.max(0.0) / sigma2;
         let mut llr = [0.0f64; CODED_BITS];
-        for (i, terms) in self.bit_terms.iter().enumerate() {
-            let s: f64 = terms.iter().map(|&k| f64::from(fold.sum[k])).sum();
+        for (i, units) in self.bit_positions.iter().enumerate() {
+            let s: f64 = units
+                .iter()
+                .map(|&j| {
+                    fold.sum[j * GROUPS..(j + 1) * GROUPS]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .sum::<f64>()
+                })
+                .sum();
             llr[i] = gain * s;
         }
         let info = crate::code::decode(&llr);
-        // Below half of the data terms of a block observed (clips shorter
-        // than about 1.5 s, a half block), the rate-1/2 code cannot
-        // determine the 40 information bits: with one coded bit per unit,
-        // unobserved bits decoded to ties that read as 0, and a mostly-zero
-        // word passes CRC-8 far more often than 1 in 256 (measured: 2 wrong
-        // payloads in 50 marked 1 s crops). Each coded bit is now spread
-        // over four units, so a 1 s excerpt touches most bits, each with a
-        // quarter of its evidence; the rule counts terms, not bits, so that
-        // the same amount of audio is needed as before.
+        // Below half of the coded bits observed (clips shorter than about
+        // 1.5 s, a half block), the rate-1/2 code cannot determine the 40
+        // information bits: unobserved bits decode to ties that read as 0,
+        // and a mostly-zero word passes CRC-8 far more often than 1 in
+        // 256 (measured: 2 wrong payloads in 50 marked 1 s crops).
         let observed = self
-            .bit_terms
+            .bit_positions
             .iter()
-            .flatten()
-            .filter(|&&k| fold.frames[k / GROUPS] > 0)
+            .filter(|units| units.iter().any(|&j| fold.frames[j] > 0))
             .count();
-        let data_terms: usize = self.bit_terms.iter().map(Vec::len).sum();
-        let determined = 2 * observed >= data_terms && info.iter().all(|l| l.abs() > 1e-9);
+        let determined = 2 * observed >= CODED_BITS && info.iter().all(|l| l.abs() > 1e-9);
         let mut confidence = 1.0f64;
         for l in &info {
             confidence *= 1.0 / (1.0 + (-l.abs()).exp());
@@ -767,35 +751,23 @@ fn localize(agree: &[f32], offset: usize, hop: f64) -> Vec<(f64, f64)> {
     if agree.is_empty() {
         return Vec::new();
     }
-    // Frames without any statistic (gated as too quiet to carry the mark,
-    // or digital silence) are evidence neither way: they count in no mean.
-    let evidence: Vec<f32> = agree.iter().map(|&a| if a != 0.0 { 1.0 } else { 0.0 }).collect();
-    let frames: f32 = evidence.iter().sum();
-    if frames == 0.0 {
-        return Vec::new();
-    }
-    let total: f32 = agree.iter().sum::<f32>() / frames;
-    let scale: f32 = (agree.iter().map(|a| a * a).sum::<f32>() / frames).sqrt();
+    let total: f32 = agree.iter().sum::<f32>() / agree.len() as f32;
+    let scale: f32 = (agree.iter().map(|a| a * a).sum::<f32>() / agree.len() as f32).sqrt();
     if total <= 0.0 || scale <= 0.0 {
         return Vec::new();
     }
     // Half a second either side.
     let half = (RATE as usize / 2) / HOP;
     let mut prefix = vec![0.0f32; agree.len() + 1];
-    let mut counted = vec![0.0f32; agree.len() + 1];
     for (i, a) in agree.iter().enumerate() {
         prefix[i + 1] = prefix[i] + a;
-        counted[i + 1] = counted[i] + evidence[i];
     }
     let mut ranges: Vec<(f64, f64)> = Vec::new();
     let secs = |samples: usize| samples as f64 / f64::from(RATE);
     for t in 0..agree.len() {
         let lo = t.saturating_sub(half);
         let hi = (t + half + 1).min(agree.len());
-        let n = counted[hi] - counted[lo];
-        if n == 0.0 {
-            continue;
-        }
+        let n = (hi - lo) as f32;
         let mean = (prefix[hi] - prefix[lo]) / n;
         // A window is marked when its mean agreement is 4 standard errors
         // above zero (standard error from the file's own agreement spread).

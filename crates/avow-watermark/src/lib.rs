@@ -13,17 +13,11 @@
 //! whitened across frequency (each band minus its ±2 neighbours' mean, so
 //! gain, EQ and the spectral envelope drop out). Two frames form a *unit*;
 //! each unit position of a 140-unit block (2.99 s) has a key-derived ±1 sign
-//! per band and carries one symbol per band group (four interleaved
-//! groups of 12 bands): 48 positions hold a known sync sequence, 92 hold
-//! the 92 coded bits of the payload (32 payload bits and a CRC-8 through a
-//! rate-1/2, constraint-length-7 convolutional code), each coded bit once
-//! in every group and so in four different units per block. A group's
-//! symbol is the sign of `Σ sign_b · whitened_level_b` over its bands.
-//! Units whose marked-band power is more than 22 dB below a running peak
-//! (decaying 1 dB/s) carry no mark at all: quiet speech masks little and is
-//! the first to be buried by added noise, and spreading each bit over four
-//! units keeps the payload decodable across the gaps. For the others, the
-//! embedder computes each group's sum
+//! per band and carries one symbol: 48 positions hold a known sync
+//! sequence (one symbol per band group), 92 hold the 92 coded bits of the
+//! payload: 32 payload bits and a CRC-8 through a rate-1/2,
+//! constraint-length-7 convolutional code. A unit's symbol is
+//! the sign of `Σ sign_b · whitened_level_b`. The embedder computes that sum
 //! on the host and changes band gains just enough to push it past a target
 //! (informed embedding: the host's own projection is cancelled, so little
 //! mark energy is needed), distributing the change across bands in
@@ -35,8 +29,7 @@
 //! alone. The mark is thus a tiny, masked, time-varying equalization, never
 //! a tone or a band of noise.
 //!
-//! The detector applies the same loudness gate to every frame, weighs
-//! every cell by the share of its power above the
+//! The detector weighs every cell by the share of its power above the
 //! band's noise floor (additive noise compresses the mark by that factor),
 //! tries every alignment (2 sub-hop offsets × 280 frame phases), folds
 //! frames onto unit positions, and scores the self-normalized sum

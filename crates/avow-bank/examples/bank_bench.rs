@@ -111,7 +111,6 @@ fn main() {
     };
 
     let asr = avow_asr::Transcriber::open_default(false).unwrap();
-    // Word errors over the evaluation sentences, summed.
     // Word errors and reference words over 16 kHz renderings of `texts`, summed.
     let word_errors = |wavs: &[Vec<f32>], texts: &[&str]| -> (usize, usize) {
         let (mut edits, mut words) = (0, 0);

@@ -2,7 +2,7 @@
 //! localization.
 
 use crate::code::INFO_BITS;
-use crate::dsp::{whiten, Analyzer};
+use crate::dsp::{whiten, Analyzer, LoudnessGate};
 use crate::layout::{
     Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
 };
@@ -26,8 +26,17 @@ const WINDOW_CHUNKS: [usize; 2] = [2, 4];
 const MAX_WINDOWED_CHUNKS: usize = 64;
 /// Weight of the decision-feedback data terms relative to the sync terms:
 /// their feedback sign is often wrong at low SNR, so at full weight they
-/// add more noise than signal (0.35–0.5 measured best on 20 dB noise).
-const DATA_WEIGHT: f64 = 0.4;
+/// would add more noise than signal. 0.8 since every coded bit is spread
+/// over eight units (0.4 before, when a unit's cells shared one bit):
+/// measured best on short phrases and on 20 dB noise alike (BENCHMARKS.md).
+const DATA_WEIGHT: f64 = 0.8;
+/// Share of the false-positive budget for the alignment of a mark whose
+/// stream starts at the file's first sample, which is how every file avow
+/// writes begins. One alignment instead of 560 lowers the score it needs
+/// from 6.09 to 5.11 (the search's own rises to 6.20): a "Yes." of 0.7 s
+/// marked on its own scores 5.5–6. The searched alignments keep the rest
+/// of the budget.
+const START_SHARE: f64 = 0.5;
 /// Phases per search whose full presence score is computed (see
 /// `Detector::best_of`).
 const FULL_SCORE_PHASES: usize = 8;
@@ -49,7 +58,9 @@ pub struct Detection {
     /// Upper bound on the probability that unmarked audio scores at least
     /// this high (distribution-free; includes the search over alignments).
     pub p_value: f64,
-    /// Synchronization score (self-normalized; `p ≤ alignments · e^{-score²/2}`).
+    /// Presence score of the chosen alignment (self-normalized; `p_value`
+    /// is its tail bound times the alignments of its family, divided by the
+    /// family's share of the false-positive budget).
     pub score: f64,
     /// The decoded payload, when detected and its CRC-8 checks.
     pub payload: Option<u32>,
@@ -82,8 +93,8 @@ pub struct Detector {
     grouped: Vec<f32>,
     /// Unit positions of the sync sequence.
     sync_positions: Vec<usize>,
-    /// Unit positions carrying each coded bit.
-    bit_positions: Vec<Vec<usize>>,
+    /// Terms (`j * GROUPS + g`) carrying each coded bit.
+    bit_terms: Vec<Vec<usize>>,
     threshold: f64,
     speed_search: bool,
 }
@@ -111,19 +122,23 @@ impl Detector {
     /// A detector for `key` with the default threshold ([`DEFAULT_THRESHOLD`]).
     pub fn new(key: &Key) -> Self {
         let layout = Layout::new(key.bytes());
-        let mut bit_positions = vec![Vec::new(); CODED_BITS];
+        let mut bit_terms = vec![Vec::new(); CODED_BITS];
         let mut sync_positions = Vec::new();
         for (j, role) in layout.roles.iter().enumerate() {
             match *role {
                 Role::Sync => sync_positions.push(j),
-                Role::Bit(i) => bit_positions[usize::from(i)].push(j),
+                Role::Data => {
+                    for g in 0..GROUPS {
+                        bit_terms[usize::from(layout.bits[j * GROUPS + g])].push(j * GROUPS + g);
+                    }
+                }
             }
         }
         Detector {
             grouped: grouped_signs(&layout),
             layout,
             sync_positions,
-            bit_positions,
+            bit_terms,
             threshold: DEFAULT_THRESHOLD,
             speed_search: false,
         }
@@ -208,8 +223,9 @@ impl Detector {
                 }
             }
         }
-        // Bonferroni over the two families: the whole-file test gets
-        // WHOLE_SHARE of the false-positive budget, the windows the rest.
+        // Bonferroni over three families: the stream-start alignment gets
+        // START_SHARE of the false-positive budget; of the rest, the
+        // whole-file search gets WHOLE_SHARE and the windows the remainder.
         let mut p_value = (trials * tail_bound(best.score)).min(1.0);
         if let Some(w) = found.window {
             p_value = (p_value / WHOLE_SHARE).min(1.0);
@@ -218,6 +234,17 @@ impl Detector {
             if p_window < p_value {
                 p_value = p_window;
                 best = w;
+                hop = base_hop;
+                stretched = None;
+            }
+        }
+        // The stream-start alignment is a third family with its own share.
+        p_value = (p_value / (1.0 - START_SHARE)).min(1.0);
+        if let Some(start) = found.start {
+            let p_start = tail_bound(start.score) / START_SHARE;
+            if p_start < p_value {
+                p_value = p_start;
+                best = start;
                 hop = base_hop;
                 stretched = None;
             }
@@ -303,7 +330,11 @@ impl Detector {
                 whole: cand.clone(),
                 window: None,
                 windows: 0,
+                start: None,
             });
+            if off == 0 {
+                res.start = Some(self.best_of(&whole, off, &[0]));
+            }
             if cand.score > res.whole.score {
                 res.whole = cand;
             }
@@ -410,11 +441,13 @@ impl Detector {
             0
         };
         let mut levels = Vec::with_capacity(frames);
+        let mut power = Vec::with_capacity(frames);
         let mut level = [0.0f32; BANDS];
         for t in 0..frames {
             let s = ((t as f64 * hop).round() as usize).min(x.len() - N);
             an.analyse(&x[s..s + N], &mut level);
             levels.push(level);
+            power.push(an.band_power);
         }
         // Each band's noise floor: a low percentile of its level over time.
         // Cells near the floor (pauses, or anything buried by added noise,
@@ -434,8 +467,27 @@ impl Detector {
             };
         }
         let mut white = [0.0f32; BANDS];
+        let frame_seconds = (hop / f64::from(RATE)) as f32;
+        // The embedder gates units of two frames on their mean power; the
+        // detector does not know where units start, so each frame is gated
+        // on its mean with the next.
+        let loudness: Vec<f32> = (0..levels.len())
+            .map(|t| {
+                let pair = match power.get(t + 1) {
+                    Some(next) => 0.5 * (power[t] + next),
+                    None => power[t],
+                };
+                LoudnessGate::db(pair)
+            })
+            .collect();
+        let mut gate = LoudnessGate::new();
+        let open: Vec<bool> = loudness.iter().map(|&l| gate.open(l, frame_seconds)).collect();
         for (t, level) in levels.iter().enumerate() {
             whiten(level, &mut white);
+            if !open[t] {
+                // Left unmarked by the embedder: only host, no mark.
+                white.fill(0.0);
+            }
             for b in 0..BANDS {
                 // The share of the cell's power above the floor is how much
                 // of the mark survives there (additive noise compresses a
@@ -485,11 +537,11 @@ impl Detector {
     fn sync_score(&self, fold: &Fold) -> f64 {
         let (mut num, mut den) = self.sync_part(fold);
         let mut cells: Vec<f64> = Vec::with_capacity(8 * GROUPS);
-        for units in &self.bit_positions {
+        for terms in &self.bit_terms {
             cells.clear();
-            for &j in units {
-                if fold.frames[j] > 0 {
-                    cells.extend((0..GROUPS).map(|g| f64::from(fold.sum[j * GROUPS + g])));
+            for &k in terms {
+                if fold.frames[k / GROUPS] > 0 {
+                    cells.push(f64::from(fold.sum[k]));
                 }
             }
             cells.sort_unstable_by(|a, b| b.abs().total_cmp(&a.abs()));
@@ -528,43 +580,36 @@ impl Detector {
     /// Decodes the payload; returns payload bits, CRC check, confidence
     /// and the expected sign of every unit position.
     fn decode(&self, fold: &Fold) -> (u32, bool, f64, [f32; TERMS]) {
-        // Per-frame signal level `mu` and noise `sigma` of a unit's
-        // statistic, from the sync positions (whose symbols are known).
-        let sync_val = |j: usize| -> f64 {
-            (0..GROUPS)
-                .map(|g| {
-                    f64::from(self.layout.sync[j * GROUPS + g])
-                        * f64::from(fold.sum[j * GROUPS + g])
-                })
-                .sum()
-        };
+        // Per-frame signal level `mu` and noise `sigma²` of one term (a band
+        // group of a unit), from the sync terms (whose symbols are known).
         let (mut mu_n, mut mu_d) = (0.0f64, 0.0f64);
         for &j in &self.sync_positions {
-            mu_n += sync_val(j);
-            mu_d += fold.frames[j] as f64;
+            for g in 0..GROUPS {
+                mu_n += f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]);
+            }
+            mu_d += (GROUPS as u32 * fold.frames[j]) as f64;
         }
         let mu = if mu_d > 0.0 { mu_n / mu_d } else { 0.0 };
         let mut var = 0.0f64;
         for &j in &self.sync_positions {
             let n = fold.frames[j] as f64;
             if n > 0.0 {
-                let y = sync_val(j) / n;
-                var += n * (y - mu) * (y - mu);
+                for g in 0..GROUPS {
+                    let y = f64::from(self.layout.sync[j * GROUPS + g]) * f64::from(fold.sum[j * GROUPS + g]) / n;
+                    var += n * (y - mu) * (y - mu);
+                }
             }
         }
         let sigma_sync = var / mu_d.max(1.0);
-        // Data units are pushed as a whole (sync units group by group), so
-        // their cells vary more than the sync cells: estimate their noise
-        // from their own spread too (`E[y²] = mu²n² + sigma²n` for a unit of
-        // n frames, whatever its bit), and use the larger estimate.
+        // Data terms can vary more than the sync terms (their symbols are
+        // unknown to the feedback, and attacks differ between units): estimate
+        // their noise from their own spread too (`E[y²] = mu²n² + sigma²n` for a
+        // term of n frames, whatever its bit), and use the larger estimate.
         let (mut e2, mut n1) = (0.0f64, 0.0f64);
-        for units in &self.bit_positions {
-            for &j in units {
-                let n = fold.frames[j] as f64;
-                let y: f64 = fold.sum[j * GROUPS..(j + 1) * GROUPS]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .sum();
+        for terms in &self.bit_terms {
+            for &k in terms {
+                let n = fold.frames[k / GROUPS] as f64;
+                let y = f64::from(fold.sum[k]);
                 e2 += y * y - mu * mu * n * n;
                 n1 += n;
             }
@@ -575,30 +620,28 @@ impl Detector {
         // noise of variance `sigma²·n`, so its LLR is `2·mu·sum / sigma²`.
         let gain = 2.0 * mu.max(0.0) / sigma2;
         let mut llr = [0.0f64; CODED_BITS];
-        for (i, units) in self.bit_positions.iter().enumerate() {
-            let s: f64 = units
-                .iter()
-                .map(|&j| {
-                    fold.sum[j * GROUPS..(j + 1) * GROUPS]
-                        .iter()
-                        .map(|&v| f64::from(v))
-                        .sum::<f64>()
-                })
-                .sum();
+        for (i, terms) in self.bit_terms.iter().enumerate() {
+            let s: f64 = terms.iter().map(|&k| f64::from(fold.sum[k])).sum();
             llr[i] = gain * s;
         }
         let info = crate::code::decode(&llr);
-        // Below half of the coded bits observed (clips shorter than about
-        // 1.5 s, a half block), the rate-1/2 code cannot determine the 40
-        // information bits: unobserved bits decode to ties that read as 0,
-        // and a mostly-zero word passes CRC-8 far more often than 1 in
-        // 256 (measured: 2 wrong payloads in 50 marked 1 s crops).
+        // Below half of the data terms of a block observed (clips shorter
+        // than about 1.5 s, a half block), the rate-1/2 code cannot
+        // determine the 40 information bits: with one coded bit per unit,
+        // unobserved bits decoded to ties that read as 0, and a mostly-zero
+        // word passes CRC-8 far more often than 1 in 256 (measured: 2 wrong
+        // payloads in 50 marked 1 s crops). Each coded bit is now spread
+        // over eight units, so a 1 s excerpt touches most bits, each with a
+        // share of its evidence; the rule counts terms, not bits, so that
+        // the same amount of audio is needed as before.
         let observed = self
-            .bit_positions
+            .bit_terms
             .iter()
-            .filter(|units| units.iter().any(|&j| fold.frames[j] > 0))
+            .flatten()
+            .filter(|&&k| fold.frames[k / GROUPS] > 0)
             .count();
-        let determined = 2 * observed >= CODED_BITS && info.iter().all(|l| l.abs() > 1e-9);
+        let data_terms: usize = self.bit_terms.iter().map(Vec::len).sum();
+        let determined = 2 * observed >= data_terms && info.iter().all(|l| l.abs() > 1e-9);
         let mut confidence = 1.0f64;
         for l in &info {
             confidence *= 1.0 / (1.0 + (-l.abs()).exp());
@@ -630,6 +673,9 @@ struct Search {
     window: Option<Candidate>,
     /// Windows searched per sub-hop offset.
     windows: usize,
+    /// The alignment of a mark whose stream starts at the first sample
+    /// (offset 0, phase 0).
+    start: Option<Candidate>,
 }
 
 #[derive(Clone)]
@@ -751,23 +797,35 @@ fn localize(agree: &[f32], offset: usize, hop: f64) -> Vec<(f64, f64)> {
     if agree.is_empty() {
         return Vec::new();
     }
-    let total: f32 = agree.iter().sum::<f32>() / agree.len() as f32;
-    let scale: f32 = (agree.iter().map(|a| a * a).sum::<f32>() / agree.len() as f32).sqrt();
+    // Frames without any statistic (gated as too quiet to carry the mark,
+    // or digital silence) are evidence neither way: they count in no mean.
+    let evidence: Vec<f32> = agree.iter().map(|&a| if a != 0.0 { 1.0 } else { 0.0 }).collect();
+    let frames: f32 = evidence.iter().sum();
+    if frames == 0.0 {
+        return Vec::new();
+    }
+    let total: f32 = agree.iter().sum::<f32>() / frames;
+    let scale: f32 = (agree.iter().map(|a| a * a).sum::<f32>() / frames).sqrt();
     if total <= 0.0 || scale <= 0.0 {
         return Vec::new();
     }
     // Half a second either side.
     let half = (RATE as usize / 2) / HOP;
     let mut prefix = vec![0.0f32; agree.len() + 1];
+    let mut counted = vec![0.0f32; agree.len() + 1];
     for (i, a) in agree.iter().enumerate() {
         prefix[i + 1] = prefix[i] + a;
+        counted[i + 1] = counted[i] + evidence[i];
     }
     let mut ranges: Vec<(f64, f64)> = Vec::new();
     let secs = |samples: usize| samples as f64 / f64::from(RATE);
     for t in 0..agree.len() {
         let lo = t.saturating_sub(half);
         let hi = (t + half + 1).min(agree.len());
-        let n = (hi - lo) as f32;
+        let n = counted[hi] - counted[lo];
+        if n == 0.0 {
+            continue;
+        }
         let mean = (prefix[hi] - prefix[lo]) / n;
         // A window is marked when its mean agreement is 4 standard errors
         // above zero (standard error from the file's own agreement spread).

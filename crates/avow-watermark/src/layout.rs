@@ -26,21 +26,25 @@ pub const SYNC_UNITS: usize = 48;
 pub use crate::code::CODED_BITS;
 /// Interleaved band groups (band `b` is in group `b % GROUPS`). Each group of
 /// a sync unit is a separate, independently signed sync term, which is what
-/// lets the p-value reach far below 1e-6 within one block.
-pub const GROUPS: usize = 4;
+/// lets the p-value reach far below 1e-6 within one block. A self-normalized
+/// score over `n` terms cannot exceed `√n`, and in an utterance of a second
+/// that cap, not the mark's strength, is what decides detection: eight
+/// groups of six bands give twice the terms of four groups of twelve
+/// (measured in BENCHMARKS.md: 4, 8 and 12 groups).
+pub const GROUPS: usize = 8;
 
 /// What one unit position of the block carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Known symbols, one per band group (see [`Layout::sync`]).
     Sync,
-    /// Coded payload bit with this index.
-    Bit(u8),
+    /// Coded payload bits, one per band group (see [`Layout::bits`]).
+    Data,
 }
 
-/// Key-derived patterns: a ±1 sign per band for each unit position, and the
-/// role of each unit position. The data positions outnumber the coded
-/// bits; the first few coded bits are carried twice per block.
+/// Key-derived patterns: a ±1 sign per band for each unit position, the
+/// role of each unit position, and the coded bit each band group of a
+/// data position carries (every coded bit once per group and block).
 #[derive(Clone)]
 pub struct Layout {
     /// `signs[j * BANDS + b]` is the sign of band `b` in unit position `j`.
@@ -49,6 +53,9 @@ pub struct Layout {
     pub roles: Vec<Role>,
     /// `sync[j * GROUPS + g]`: known symbol of group `g` of sync position `j`.
     pub sync: Vec<f32>,
+    /// `bits[j * GROUPS + g]`: coded bit carried by group `g` of data
+    /// position `j` (unused for sync positions).
+    pub bits: Vec<u8>,
 }
 
 /// Deterministic generator seeded from the key (splitmix64 on a SHA-256 seed).
@@ -106,14 +113,41 @@ impl Layout {
         let sync = (0..UNITS * GROUPS)
             .map(|_| if rng.next() & 1 == 0 { 1.0 } else { -1.0 })
             .collect();
-        let mut roles: Vec<Role> = (0..SYNC_UNITS).map(|_| Role::Sync).collect();
-        for k in 0..(UNITS - SYNC_UNITS) {
-            roles.push(Role::Bit((k % CODED_BITS) as u8));
-        }
+        // Slot k of the unshuffled order: sync for k < SYNC_UNITS, else
+        // data slot k - SYNC_UNITS.
+        let mut slots: Vec<usize> = (0..UNITS).collect();
         for i in (1..UNITS).rev() {
-            roles.swap(i, rng.below(i + 1));
+            slots.swap(i, rng.below(i + 1));
         }
-        Layout { signs, roles, sync }
+        let data_units = UNITS - SYNC_UNITS;
+        // Group g of data slot d carries coded bit perm_g[d]: every coded
+        // bit appears once in each group, in (generally) different units,
+        // so a unit lost to a pause or a loud attack erases an eighth of
+        // eight bits' evidence rather than all of one bit's.
+        let mut perms: Vec<Vec<usize>> = Vec::with_capacity(GROUPS);
+        let mut brng = Prng::new(key, "bits");
+        for g in 0..GROUPS {
+            let mut p: Vec<usize> = (0..data_units).map(|d| d % CODED_BITS).collect();
+            if g > 0 {
+                for i in (1..data_units).rev() {
+                    p.swap(i, brng.below(i + 1));
+                }
+            }
+            perms.push(p);
+        }
+        let mut roles = Vec::with_capacity(UNITS);
+        let mut bits = vec![0u8; UNITS * GROUPS];
+        for (j, &k) in slots.iter().enumerate() {
+            if k < SYNC_UNITS {
+                roles.push(Role::Sync);
+            } else {
+                roles.push(Role::Data);
+                for g in 0..GROUPS {
+                    bits[j * GROUPS + g] = perms[g][k - SYNC_UNITS] as u8;
+                }
+            }
+        }
+        Layout { signs, roles, sync, bits }
     }
 
     /// Signs of unit position `j`.
@@ -130,7 +164,7 @@ impl Layout {
                 s.copy_from_slice(&self.sync[j * GROUPS..(j + 1) * GROUPS]);
                 s
             }
-            Role::Bit(i) => [coded[usize::from(i)]; GROUPS],
+            Role::Data => std::array::from_fn(|g| coded[usize::from(self.bits[j * GROUPS + g])]),
         }
     }
 }
@@ -168,4 +202,41 @@ pub fn info_bits(payload: u32) -> [bool; crate::code::INFO_BITS] {
 /// convolutional code.
 pub fn codeword(payload: u32) -> [f32; CODED_BITS] {
     crate::code::encode(&info_bits(payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_coded_bit_is_spread_over_the_block_one_copy_per_group() {
+        // A unit lost to a pause (the loudness gate) or to an attack must
+        // cost each bit at most a share of its evidence, not all of it.
+        let layout = Layout::new(b"layout test key");
+        let mut seen = vec![Vec::new(); CODED_BITS];
+        for (j, role) in layout.roles.iter().enumerate() {
+            if *role == Role::Data {
+                for g in 0..GROUPS {
+                    seen[usize::from(layout.bits[j * GROUPS + g])].push((j, g));
+                }
+            }
+        }
+        let mut same_unit = 0;
+        for (bit, places) in seen.iter().enumerate() {
+            let mut groups: Vec<usize> = places.iter().map(|p| p.1).collect();
+            groups.sort_unstable();
+            assert_eq!(groups, (0..GROUPS).collect::<Vec<_>>(), "bit {bit}");
+            let mut units: Vec<usize> = places.iter().map(|p| p.0).collect();
+            units.sort_unstable();
+            units.dedup();
+            same_unit += GROUPS - units.len();
+        }
+        // Independent permutations put a few bits twice in one unit, not
+        // more than chance would (a pair of copies shares a unit with
+        // probability 1 / data units).
+        let data_units = (UNITS - SYNC_UNITS) as f64;
+        let expected = CODED_BITS as f64 * (GROUPS * (GROUPS - 1) / 2) as f64 / data_units;
+        assert!((same_unit as f64) < 2.0 * expected, "{same_unit} repeats, {expected:.0} expected");
+        assert_eq!(layout.roles.iter().filter(|r| **r == Role::Sync).count(), SYNC_UNITS);
+    }
 }

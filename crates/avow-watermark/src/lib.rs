@@ -13,11 +13,17 @@
 //! whitened across frequency (each band minus its ±2 neighbours' mean, so
 //! gain, EQ and the spectral envelope drop out). Two frames form a *unit*;
 //! each unit position of a 140-unit block (2.99 s) has a key-derived ±1 sign
-//! per band and carries one symbol: 48 positions hold a known sync
-//! sequence (one symbol per band group), 92 hold the 92 coded bits of the
-//! payload: 32 payload bits and a CRC-8 through a rate-1/2,
-//! constraint-length-7 convolutional code. A unit's symbol is
-//! the sign of `Σ sign_b · whitened_level_b`. The embedder computes that sum
+//! per band and carries one symbol per band group (eight interleaved
+//! groups of 6 bands): 48 positions hold a known sync sequence, 92 hold
+//! the 92 coded bits of the payload (32 payload bits and a CRC-8 through a
+//! rate-1/2, constraint-length-7 convolutional code), each coded bit once
+//! in every group and so in eight different units per block. A group's
+//! symbol is the sign of `Σ sign_b · whitened_level_b` over its bands.
+//! Units whose marked-band power is more than 22 dB below a running peak
+//! (decaying 1 dB/s) carry no mark at all: quiet speech masks little and is
+//! the first to be buried by added noise, and spreading each bit over eight
+//! units keeps the payload decodable across the gaps. For the others, the
+//! embedder computes each group's sum
 //! on the host and changes band gains just enough to push it past a target
 //! (informed embedding: the host's own projection is cancelled, so little
 //! mark energy is needed), distributing the change across bands in
@@ -29,20 +35,26 @@
 //! alone. The mark is thus a tiny, masked, time-varying equalization, never
 //! a tone or a band of noise.
 //!
-//! The detector weighs every cell by the share of its power above the
+//! The detector applies the same loudness gate to every frame, weighs
+//! every cell by the share of its power above the
 //! band's noise floor (additive noise compresses the mark by that factor),
 //! tries every alignment (2 sub-hop offsets × 280 frame phases), folds
 //! frames onto unit positions, and scores the self-normalized sum
 //! `W = Σ d_k / sqrt(Σ d_k²)` whose terms are the sync cells times their
-//! known symbols and, at weight 0.4, the data cells times the sign of the
+//! known symbols and, at weight 0.8, the data cells times the sign of the
 //! earlier cells of the same coded bit (decision feedback). Under "no
 //! mark" the key's signs make every term a fair random sign times a fixed
 //! magnitude, so `P(W ≥ w) ≤ min(e^{-w²/2}, 3.18·P(Z ≥ w))` whatever the
 //! audio (Hoeffding; Bentkus and Dzindzalieta); the reported `p_value` is
-//! that bound times the number of alignments tried. Signals of about 11 s to
-//! 96 s are also scored over windows of one and two blocks (for marked
-//! speech spliced into unmarked audio), with the false-positive budget
-//! split 90/10 between the whole-signal test and the windows. The payload
+//! that bound times the number of alignments tried, divided by the share
+//! of the false-positive budget the test was given. Half the budget goes to
+//! one alignment: a stream that starts at the file's first sample, as every
+//! file avow writes does, so a short phrase marked on its own needs a score
+//! of 5.11 rather than 6.20. The other half goes to the search over all
+//! alignments; signals of about 11 s to 96 s are also scored over windows
+//! of one and two blocks (for marked speech spliced into unmarked audio),
+//! with that half split 90/10 between the whole-signal search and the
+//! windows. The payload
 //! is decoded with max-log-MAP from per-coded-bit log-likelihood ratios.
 //!
 //! # Keys

@@ -138,21 +138,74 @@ fn energy_weighted_mark_keeps_segmental_snr_high() {
 
 #[test]
 fn short_utterances_marked_on_their_own_are_detected() {
-    // An AAC user's "Yes." is about a second of speech, marked as a stream
-    // of its own. Presence must hold there even though the payload needs
-    // more (1.5-2 s): a variant that spread each coded bit over four units
-    // and left quiet units unmarked found only 33 of 50 such 1 s utterances
-    // and 7 of 20 short phrases (BENCHMARKS.md), against 50 and 18.
+    // An AAC user's "Yes." is 0.7-1 s of speech, marked as a stream of its
+    // own. Presence must hold there even though the payload needs more
+    // (1.5-2 s). Two things make it hold: eight band groups (with four, a
+    // 1 s utterance has too few terms for the self-normalized score to
+    // reach the threshold once quiet units are unmarked: 33 of 50 found)
+    // and the stream-start alignment's own share of the false-positive
+    // budget (without it, 46 of 50 at 1 s and 17 of 20 short phrases).
     let det = Detector::new(&key());
     for i in 0..6 {
         let x = speech(i);
-        for secs in [1.0f32, 1.5] {
+        for secs in [0.7f32, 1.0, 1.5] {
             let short = &x[..(secs * RATE as f32) as usize];
             let y = Watermarker::new(&key(), 0x5407_0000 + i as u32).embed(short).unwrap();
             let d = det.detect(&y, RATE).unwrap();
             assert!(d.detected, "clip {i}, {secs} s: p = {:.1e}", d.p_value);
         }
     }
+}
+
+#[test]
+fn quiet_stretches_are_left_unmarked_but_quiet_recordings_are_not() {
+    // The loudness gate is relative to the speech around it: a passage 30 dB
+    // under the speech before it carries no mark at all, while the same
+    // passage on its own (a quiet recording) is marked and detected.
+    let x = speech(0);
+    let payload = 0x9a7e_0001;
+    let wm = Watermarker::new(&key(), payload);
+    let quiet: Vec<f32> = x.iter().map(|v| v * 0.0316).collect();
+    let mut both = x.clone();
+    both.extend(&quiet);
+    let y = wm.embed(&both).unwrap();
+    // After the loud part, apart from the overlap of its last unit, and
+    // within the peak's memory (3 s), the mark is exactly absent.
+    let from = x.len() + 2048;
+    let to = x.len() + 2 * RATE as usize;
+    assert!(
+        y[from..to].iter().zip(&both[from..to]).all(|(a, b)| a == b),
+        "quiet passage after loud speech was marked"
+    );
+    let alone = wm.embed(&quiet).unwrap();
+    let d = Detector::new(&key()).detect(&alone, RATE).unwrap();
+    assert!(d.detected, "quiet recording: p = {}", d.p_value);
+    assert_eq!(d.payload, Some(payload));
+}
+
+#[test]
+fn a_loud_click_does_not_switch_the_mark_off_for_long() {
+    // A transient 40 dB above the speech (in a file marked with `avow
+    // watermark embed`) gates at most the peak's memory (3 s) after it; the
+    // 5 s of speech that follow are marked again and carry the payload.
+    let x = speech(1);
+    let payload = 0xc11c_0002;
+    let mut input: Vec<f32> = x[..RATE as usize].to_vec();
+    let click_at = input.len();
+    // 20 ms of two full-scale tones inside the marked bands.
+    input.extend((0..480).map(|i| {
+        let t = i as f32 / RATE as f32;
+        0.49 * (2.0 * std::f32::consts::PI * 1500.0 * t).sin() + 0.49 * (2.0 * std::f32::consts::PI * 3100.0 * t).sin()
+    }));
+    let speech_at = input.len();
+    input.extend(&x);
+    let y = Watermarker::new(&key(), payload).embed(&input).unwrap();
+    let d = Detector::new(&key()).detect(&y[click_at..], RATE).unwrap();
+    assert!(d.detected, "p = {}", d.p_value);
+    assert_eq!(d.payload, Some(payload));
+    let after = speech_at + 4 * RATE as usize;
+    let changed = y[after..].iter().zip(&input[after..]).filter(|(a, b)| a != b).count();
+    assert!(changed > (y.len() - after) / 2, "{changed} samples marked after the memory");
 }
 
 #[test]
@@ -557,11 +610,12 @@ fn speed_search_finds_speed_changed_audio() {
 }
 
 #[test]
-fn excerpts_too_short_for_the_payload_report_none_and_two_seconds_suffice() {
+fn excerpts_too_short_for_the_payload_report_none_and_three_second_excerpts_are_detected() {
     // A 1 s excerpt carries a third of the coded bits: the presence test
     // may still fire, but the payload is underdetermined (unobserved bits
     // decode as zeros, which pass CRC-8 far too often), so none is reported.
-    // 2 s (two thirds of a block) decode exactly.
+    // Quiet stretches carry no mark (the loudness gate), so how much of an
+    // excerpt carries the payload depends on its speech.
     let det = Detector::new(&key());
     // Payload 0 is the case the zero ties would "confirm" by chance.
     for (i, payload) in [(0usize, 0u32), (1, 0x8000_0000), (4, 0x1234_5678)] {
@@ -572,9 +626,19 @@ fn excerpts_too_short_for_the_payload_report_none_and_two_seconds_suffice() {
             assert_eq!(d.payload, None, "clip {i} at {start}: {:08x}", d.raw_bits);
             assert!(!d.crc_ok, "clip {i} at {start}");
         }
-        let two = &y[RATE as usize..3 * RATE as usize];
-        let d = det.detect(two, RATE).unwrap();
-        assert!(d.detected, "clip {i}: p = {}", d.p_value);
+        // Every 3 s excerpt is detected and never reports a wrong payload;
+        // most decode exactly (one of these nine, 1688 from 1 s to 4 s, has
+        // too little loud speech for the payload: see BENCHMARKS.md).
+        let mut exact = 0;
+        for st in 0..3 {
+            let three = &y[st * RATE as usize..(st + 3) * RATE as usize];
+            let d = det.detect(three, RATE).unwrap();
+            assert!(d.detected, "clip {i} at {st} s: p = {}", d.p_value);
+            assert!(d.payload.is_none_or(|p| p == payload), "clip {i} at {st} s");
+            exact += usize::from(d.payload == Some(payload));
+        }
+        assert!(exact >= 2, "clip {i}: {exact} of 3 excerpts decoded");
+        let d = det.detect(&y, RATE).unwrap();
         assert_eq!(d.payload, Some(payload), "clip {i}");
     }
 }

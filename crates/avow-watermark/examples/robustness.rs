@@ -10,7 +10,8 @@
 //!     [--utterances 1,1.5,2] [--phrases DIR]
 //! ```
 //!
-//! `AVOW_WM_CLIPS=1` prints every clip's score and payload bit errors to
+//! `AVOW_WM_CLIPS=1` prints every clip's score and payload bit errors (and every
+//! unmarked file's score and p-value) to
 //! stderr (which clips fail, and whether presence or payload fails first).
 //!
 //! Marked clips are written to `WORK/marked/` (with the unmarked 24 kHz
@@ -459,6 +460,7 @@ fn main() {
     let mut fp_n = 0usize;
     let mut fp_secs = 0.0f64;
     let mut max_score = f64::MIN;
+    let mut min_p = 1.0f64;
     let mut fp_detect_time = 0.0f64;
     let t0 = Instant::now();
     let fp_set: Vec<&PathBuf> = if o.skip_fp {
@@ -479,6 +481,10 @@ fn main() {
         fp_n += 1;
         fp_secs += d.duration;
         max_score = max_score.max(d.score);
+        min_p = min_p.min(d.p_value);
+        if std::env::var_os("AVOW_WM_CLIPS").is_some() {
+            eprintln!("UNMARKED {} score {:.2} p {:.2e}", p.display(), d.score, d.p_value);
+        }
         if d.detected {
             fp += 1;
             eprintln!("FALSE POSITIVE {} p={:e}", p.display(), d.p_value);
@@ -486,7 +492,7 @@ fn main() {
     }
     let fp_time = t0.elapsed().as_secs_f64();
     println!(
-        "false positives: {fp}/{fp_n} unmarked files ({fp_secs:.0} s audio; highest score {max_score:.2}); detect speed {:.0}x real time ({:.0}x with file decoding)",
+        "false positives: {fp}/{fp_n} unmarked files ({fp_secs:.0} s audio; highest score {max_score:.2}, smallest p-value {min_p:.2e}); detect speed {:.0}x real time ({:.0}x with file decoding)",
         fp_secs / fp_detect_time,
         fp_secs / fp_time
     );

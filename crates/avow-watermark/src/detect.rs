@@ -4,7 +4,8 @@
 use crate::code::INFO_BITS;
 use crate::dsp::{whiten, Analyzer, LoudnessGate};
 use crate::layout::{
-    Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, UNITS, UNIT_FRAMES,
+    Layout, Role, BANDS, BLOCK_FRAMES, CODED_BITS, GROUPS, HOP, N, RATE, SYNC_UNITS, UNITS,
+    UNIT_FRAMES,
 };
 
 /// Statistic terms per frame: one per unit position and band group.
@@ -82,6 +83,9 @@ pub struct Detection {
 
 /// Bands per group.
 const PER_GROUP: usize = BANDS / GROUPS;
+/// Most cells one coded bit has in a block (each group carries every coded
+/// bit once per `CODED_BITS` data positions).
+const MAX_BIT_TERMS: usize = (UNITS - SYNC_UNITS).div_ceil(CODED_BITS) * GROUPS;
 
 /// Looks for one key's mark.
 #[derive(Clone)]
@@ -536,17 +540,26 @@ impl Detector {
     /// every data cell contributes to detection.
     fn sync_score(&self, fold: &Fold) -> f64 {
         let (mut num, mut den) = self.sync_part(fold);
-        let mut cells: Vec<f64> = Vec::with_capacity(8 * GROUPS);
+        // A bit's observed cells, largest magnitude first (insertion into a
+        // small array: this runs for every bit of every alignment scored).
+        let mut cells = [0.0f64; MAX_BIT_TERMS];
         for terms in &self.bit_terms {
-            cells.clear();
+            let mut n = 0;
             for &k in terms {
-                if fold.frames[k / GROUPS] > 0 {
-                    cells.push(f64::from(fold.sum[k]));
+                if fold.frames[k / GROUPS] == 0 {
+                    continue;
                 }
+                let v = f64::from(fold.sum[k]);
+                let mut i = n;
+                while i > 0 && cells[i - 1].abs() < v.abs() {
+                    cells[i] = cells[i - 1];
+                    i -= 1;
+                }
+                cells[i] = v;
+                n += 1;
             }
-            cells.sort_unstable_by(|a, b| b.abs().total_cmp(&a.abs()));
             let mut reference = 0.0f64;
-            for &v in &cells {
+            for &v in &cells[..n] {
                 if reference != 0.0 {
                     num += DATA_WEIGHT * reference.signum() * v;
                     den += DATA_WEIGHT * DATA_WEIGHT * v * v;

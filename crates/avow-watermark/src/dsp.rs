@@ -208,8 +208,13 @@ pub const PEAK_MEMORY_S: f32 = 3.0;
 /// p-value bound still holds).
 #[derive(Debug, Clone, Default)]
 pub struct LoudnessGate {
-    /// Loudness of the most recent steps, newest last.
-    recent: std::collections::VecDeque<f32>,
+    /// Steps fed so far.
+    steps: u64,
+    /// The steps that can still set the peak, oldest first, with their
+    /// loudness plus the decay accrued since the first step: the decayed
+    /// peak is the largest such key minus the decay accrued up to now, and
+    /// a step whose key is not above a newer one's never sets it again.
+    candidates: std::collections::VecDeque<(u64, f64)>,
 }
 
 impl LoudnessGate {
@@ -227,26 +232,63 @@ impl LoudnessGate {
     /// one; the same for every call) and tells whether it is loud enough to
     /// carry the mark.
     pub fn open(&mut self, loudness_db: f32, seconds: f32) -> bool {
-        let steps = ((PEAK_MEMORY_S / seconds.max(1e-6)).ceil() as usize).max(1);
-        self.recent.push_back(loudness_db);
-        while self.recent.len() > steps {
-            self.recent.pop_front();
+        let memory = ((PEAK_MEMORY_S / seconds.max(1e-6)).ceil() as u64).max(1);
+        let step_decay = f64::from(PEAK_DECAY_DB_PER_S * seconds);
+        let now = self.steps;
+        self.steps += 1;
+        let key = f64::from(loudness_db) + step_decay * now as f64;
+        while self.candidates.back().is_some_and(|&(_, k)| k <= key) {
+            self.candidates.pop_back();
         }
-        let step_decay = PEAK_DECAY_DB_PER_S * seconds;
-        let peak = self
-            .recent
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(age, l)| l - step_decay * age as f32)
-            .fold(f32::MIN, f32::max);
-        loudness_db >= peak - GATE_DB
+        self.candidates.push_back((now, key));
+        while self.candidates.front().is_some_and(|&(t, _)| t + memory <= now) {
+            self.candidates.pop_front();
+        }
+        // The newest step is always a candidate, so the front exists.
+        let peak = self.candidates.front().map_or(key, |&(_, k)| k) - step_decay * now as f64;
+        f64::from(loudness_db) >= peak - f64::from(GATE_DB)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gate_follows_its_definition_the_decayed_peak_of_the_last_three_seconds() {
+        // The gate keeps only the steps that can still set the peak; it must
+        // decide as the definition does: loudness against the largest
+        // `l_i - decay * age` over the steps of the last PEAK_MEMORY_S.
+        let step = 256.0 / 24_000.0;
+        let memory = (PEAK_MEMORY_S / step).ceil() as usize;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut louds = Vec::new();
+        for i in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Speech-like: loud bursts, long quiet stretches, a click.
+            let base = if (i / 300) % 3 == 0 { -60.0 } else { -20.0 };
+            let click = if i == 2_000 { 40.0 } else { 0.0 };
+            louds.push(base + click + (x % 3_000) as f32 / 100.0);
+        }
+        let mut gate = LoudnessGate::new();
+        let (mut open, mut checked) = (0, 0);
+        for (n, &l) in louds.iter().enumerate() {
+            let got = gate.open(l, step);
+            let from = (n + 1).saturating_sub(memory);
+            let peak = (from..=n)
+                .map(|i| louds[i] - PEAK_DECAY_DB_PER_S * step * (n - i) as f32)
+                .fold(f32::MIN, f32::max);
+            let margin = l - (peak - GATE_DB);
+            if margin.abs() > 1e-3 {
+                assert_eq!(got, margin > 0.0, "step {n}");
+                checked += 1;
+            }
+            open += usize::from(got);
+        }
+        assert!(checked > 4_900 && open > 1_000 && open < 4_000, "{checked} checked, {open} open");
+    }
 
     #[test]
     fn gate_closes_on_quiet_units_after_loud_ones_and_reopens_as_the_peak_decays() {

@@ -491,11 +491,13 @@ fn main() {
         }
     }
     let fp_time = t0.elapsed().as_secs_f64();
-    println!(
-        "false positives: {fp}/{fp_n} unmarked files ({fp_secs:.0} s audio; highest score {max_score:.2}, smallest p-value {min_p:.2e}); detect speed {:.0}x real time ({:.0}x with file decoding)",
-        fp_secs / fp_detect_time,
-        fp_secs / fp_time
-    );
+    if fp_n > 0 {
+        println!(
+            "false positives: {fp}/{fp_n} unmarked files ({fp_secs:.0} s audio; highest score {max_score:.2}, smallest p-value {min_p:.2e}); detect speed {:.0}x real time ({:.0}x with file decoding)",
+            fp_secs / fp_detect_time,
+            fp_secs / fp_time
+        );
+    }
     if o.fp_only {
         return;
     }

@@ -20,7 +20,7 @@
 //! in every group and so in eight different units per block. A group's
 //! symbol is the sign of `Σ sign_b · whitened_level_b` over its bands.
 //! Units whose marked-band power is more than 22 dB below a running peak
-//! (decaying 1 dB/s) carry no mark at all: quiet speech masks little and is
+//! (decaying 1 dB/s, remembering 3 s) carry no mark at all: quiet speech masks little and is
 //! the first to be buried by added noise, and spreading each bit over eight
 //! units keeps the payload decodable across the gaps. For the others, the
 //! embedder computes each group's sum

@@ -17,9 +17,10 @@
 //! sentence per line, e.g. `benches/clone/wer_sentences.txt`) also counts
 //! Whisper's word errors for every stage on those sentences: the 10
 //! evaluation sentences hold 87 words, so one word moves their WER by 1.1
-//! points.
+//! points. `--swap-halves` enrolls from utterances 5–9 and holds out 0–4,
+//! the same protocol on the other split.
 //!
-//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--extra-sentences FILE] [--out DIR]
+//! cargo run --release -p avow-bank --example bank_bench -- [--steps N] [--bank K] [--clone-steps N] [--speaker-weight W] [--speakers 1688,2033] [--extra-sentences FILE] [--swap-halves] [--out DIR]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -51,6 +52,7 @@ fn main() {
     let bank: usize = arg("--bank").map(|s| s.parse().unwrap()).unwrap_or(5);
     let clone_steps: usize = arg("--clone-steps").map(|s| s.parse().unwrap()).unwrap_or(0);
     let out = arg("--out").map(PathBuf::from);
+    let swap_halves = args.iter().any(|a| a == "--swap-halves");
     let speakers: Vec<String> =
         arg("--speakers").map(|s| s.split(',').map(String::from).collect()).unwrap_or_else(|| SPEAKERS.map(String::from).to_vec());
     let root = PathBuf::from(std::env::var("AVOW_SHARED_DATA").unwrap_or_else(|_| "../shared/data/librispeech".into()));
@@ -92,6 +94,9 @@ fn main() {
     for s in SPEAKERS {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("test-other").join(s)).unwrap().map(|e| e.unwrap().path()).collect();
         paths.sort();
+        if swap_halves {
+            paths.rotate_left(5);
+        }
         let recs: Vec<avow_speaker::enrollment::Recording> =
             paths.iter().map(|p| avow_speaker::enrollment::prepare_file(p, &encoder, &limits).unwrap()).collect();
         let held: Vec<Embedding> = recs[5..].iter().map(|r| r.embedding.clone()).collect();

@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use avow_frozen::FrozenMatmul;
 use avow_kernels::Int8Conv1d;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor, D};
@@ -51,12 +52,40 @@ pub fn int8_kernels_active() -> bool {
     INT8_KERNELS.load(Ordering::Relaxed) && *SUPPORTED.get_or_init(avow_kernels::vnni_available)
 }
 
+thread_local! {
+    /// Set while this thread recomputes part of a graph being differentiated
+    /// outside candle's tape (see [`F32Scope`]).
+    static F32_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, layers on this thread run in f32 even on untracked inputs.
+/// A checkpointed block computes its forward pass untracked and its backward
+/// pass from a tracked recomputation; both must be the f32 model, or the
+/// gradient would belong to a different (int8) function than the one whose
+/// output the graph carries.
+pub(crate) struct F32Scope {
+    before: bool,
+}
+
+impl F32Scope {
+    pub(crate) fn enter() -> Self {
+        Self { before: F32_ONLY.with(|f| f.replace(true)) }
+    }
+}
+
+impl Drop for F32Scope {
+    fn drop(&mut self) {
+        F32_ONLY.with(|f| f.set(self.before));
+    }
+}
+
 /// Whether an int8 kernel may take `x`: a layer the reference runs in int8,
 /// an f32 input that no gradient will flow through, kernels on and the
 /// emulation diagnostic off.
 fn int8_applies(x: &Tensor, int8_in_reference: bool) -> bool {
     int8_in_reference
         && !x.track_op()
+        && !F32_ONLY.with(|f| f.get())
         && x.dtype() == DType::F32
         && !EMULATE_INT8.load(Ordering::Relaxed)
         && int8_kernels_active()
@@ -386,6 +415,9 @@ impl DepthwiseUpsample {
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight_t: Tensor,
+    /// `weight_t` as a product that, under a gradient, leaves the frozen
+    /// weight without one (see `avow_frozen`).
+    product: FrozenMatmul,
     bias: Option<Tensor>,
     int8_in_reference: bool,
     /// The weight in int8 (bias kept apart: adaptation replaces it), built
@@ -400,7 +432,7 @@ impl Linear {
         let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
         // Quantized on first use, not here: most linear layers are style
         // projections that only ever see one row and never take the kernel.
-        Ok(Self { weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) })
+        Ok(Self { product: FrozenMatmul::new(&weight_t)?, weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) })
     }
 
     /// The weight (no bias) in int8, as a 1-tap convolution.
@@ -414,6 +446,12 @@ impl Linear {
     pub fn float_in_reference(mut self) -> Self {
         self.int8_in_reference = false;
         self
+    }
+
+    /// Whether no parameter of this layer is (or derives from) a trainable
+    /// variable.
+    pub(crate) fn is_frozen(&self) -> bool {
+        !self.weight_t.track_op() && !self.bias.as_ref().is_some_and(Tensor::track_op)
     }
 
     /// The bias `[out]`, if the layer has one.
@@ -461,13 +499,13 @@ impl Module for Linear {
                 let flat = x.flatten_to(rank - 2)?;
                 let y = match self.forward_int8(&flat)? {
                     Some(y) => y,
-                    None => flat.matmul(&self.weight_t)?,
+                    None => self.product.forward(&flat)?,
                 };
                 let mut dims = x.dims().to_vec();
                 dims[rank - 1] = y.dim(1)?;
                 y.reshape(dims)?
             }
-            _ => x.matmul(&self.weight_t)?,
+            _ => self.product.forward(&x)?,
         };
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
@@ -520,6 +558,11 @@ impl AdaIn1d {
     /// The style projection (style → per-channel gain and bias).
     pub fn fc_mut(&mut self) -> &mut Linear {
         &mut self.fc
+    }
+
+    /// Whether the style projection holds no trainable variable.
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.fc.is_frozen()
     }
 
     /// `x` `[B, C, T]`, `style` `[B, S]`.
@@ -681,8 +724,11 @@ impl AdaLayerNorm {
 /// One direction of an LSTM with PyTorch weights (gates i, f, g, o).
 #[derive(Debug, Clone)]
 struct LstmDirection {
-    w_ih_t: Tensor,
-    w_hh_t: Tensor,
+    /// Input weights `[I, 4H]`.
+    w_ih: FrozenMatmul,
+    /// Recurrent weights `[H, 4H]`: used at every step, so under a gradient
+    /// candle would keep a weight gradient per step (see `avow_frozen`).
+    w_hh: FrozenMatmul,
     bias: Tensor,
 }
 
@@ -690,8 +736,8 @@ impl LstmDirection {
     fn load(vb: &VarBuilder, suffix: &str) -> Result<Self> {
         let get = |n: &str| vb.get_unchecked_dtype(&format!("{n}{suffix}"), DType::F32);
         Ok(Self {
-            w_ih_t: get("weight_ih_l0")?.t()?.contiguous()?,
-            w_hh_t: get("weight_hh_l0")?.t()?.contiguous()?,
+            w_ih: FrozenMatmul::new(&get("weight_ih_l0")?.t()?.contiguous()?)?,
+            w_hh: FrozenMatmul::new(&get("weight_hh_l0")?.t()?.contiguous()?)?,
             bias: (get("bias_ih_l0")? + get("bias_hh_l0")?)?,
         })
     }
@@ -699,16 +745,16 @@ impl LstmDirection {
     /// `x` `[T, I]` → `[T, H]`, running backwards in time when `reverse`.
     fn run(&self, x: &Tensor, reverse: bool) -> Result<Tensor> {
         let t = x.dim(0)?;
-        let hidden = self.w_hh_t.dim(0)?;
+        let hidden = self.w_hh.weight().dim(0)?;
         // Input projections for all steps in one matmul; only the recurrent
         // product remains inside the loop.
-        let xw = fake_quant(x)?.matmul(&self.w_ih_t)?.broadcast_add(&self.bias)?;
+        let xw = self.w_ih.forward(&fake_quant(x)?)?.broadcast_add(&self.bias)?;
         let mut h = Tensor::zeros((1, hidden), x.dtype(), x.device())?;
         let mut c = h.clone();
         let mut outs = vec![h.clone(); t];
         for step in 0..t {
             let i = if reverse { t - 1 - step } else { step };
-            let gates = (xw.narrow(0, i, 1)? + fake_quant(&h)?.matmul(&self.w_hh_t)?)?;
+            let gates = (xw.narrow(0, i, 1)? + self.w_hh.forward(&fake_quant(&h)?)?)?;
             let ig = candle_nn::ops::sigmoid(&gates.narrow(1, 0, hidden)?)?;
             let fg = candle_nn::ops::sigmoid(&gates.narrow(1, hidden, hidden)?)?;
             let gg = gates.narrow(1, 2 * hidden, hidden)?.tanh()?;

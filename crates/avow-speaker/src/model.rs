@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use avow_frozen::FrozenMatmul;
 use candle_core::{DType, Device, Tensor};
 
 use crate::frontend::{
@@ -18,9 +19,11 @@ const HIDDEN: usize = 256;
 struct LstmLayer {
     /// `weight_ih` transposed: `[input, 4·hidden]`, gates in PyTorch's
     /// order (input, forget, cell, output).
-    w_ih_t: Tensor,
-    /// `weight_hh` transposed: `[hidden, 4·hidden]`.
-    w_hh_t: Tensor,
+    w_ih: FrozenMatmul,
+    /// `weight_hh` transposed: `[hidden, 4·hidden]`. Used at every step, so
+    /// under a gradient candle's own product would keep a weight gradient
+    /// per step (see `avow_frozen`).
+    w_hh: FrozenMatmul,
     /// `bias_ih + bias_hh`.
     bias: Tensor,
 }
@@ -28,7 +31,7 @@ struct LstmLayer {
 /// The resemblyzer 0.1.4 GE2E speaker encoder on the CPU.
 pub struct SpeakerEncoder {
     layers: Vec<LstmLayer>,
-    linear_w_t: Tensor,
+    linear_w: FrozenMatmul,
     linear_b: Tensor,
     /// Mel filterbank transposed, `[201, 40]`.
     mel_fb_t: Tensor,
@@ -79,16 +82,16 @@ impl SpeakerEncoder {
         };
         let mut layers = Vec::new();
         for l in 0..3 {
-            let w_ih_t = get(&format!("lstm.weight_ih_l{l}"))?.t()?.contiguous()?;
-            let w_hh_t = get(&format!("lstm.weight_hh_l{l}"))?.t()?.contiguous()?;
+            let w_ih = FrozenMatmul::new(&get(&format!("lstm.weight_ih_l{l}"))?.t()?.contiguous()?)?;
+            let w_hh = FrozenMatmul::new(&get(&format!("lstm.weight_hh_l{l}"))?.t()?.contiguous()?)?;
             let bias = (get(&format!("lstm.bias_ih_l{l}"))? + get(&format!("lstm.bias_hh_l{l}"))?)?;
             layers.push(LstmLayer {
-                w_ih_t,
-                w_hh_t,
+                w_ih,
+                w_hh,
                 bias,
             });
         }
-        let linear_w_t = get("linear.weight")?.t()?.contiguous()?;
+        let linear_w = FrozenMatmul::new(&get("linear.weight")?.t()?.contiguous()?)?;
         let linear_b = get("linear.bias")?;
 
         let n_bins = N_FFT / 2 + 1;
@@ -108,7 +111,7 @@ impl SpeakerEncoder {
         }
         Ok(Self {
             layers,
-            linear_w_t,
+            linear_w,
             linear_b,
             mel_fb_t,
             dft_cos: Tensor::from_vec(cos, (N_FFT, n_bins), &device)?,
@@ -238,9 +241,9 @@ impl SpeakerEncoder {
             } else {
                 let in_dim = batched.dim(2)?;
                 Some(
-                    batched
-                        .reshape((t * b, in_dim))?
-                        .matmul(&layer.w_ih_t)?
+                    layer
+                        .w_ih
+                        .forward(&batched.reshape((t * b, in_dim))?)?
                         .broadcast_add(&layer.bias)?
                         .reshape((t, b, 4 * HIDDEN))?,
                 )
@@ -252,11 +255,9 @@ impl SpeakerEncoder {
             for step in 0..t {
                 let projected = match &xp {
                     Some(xp) => xp.get(step)?,
-                    None => inputs[step]
-                        .matmul(&layer.w_ih_t)?
-                        .broadcast_add(&layer.bias)?,
+                    None => layer.w_ih.forward(&inputs[step])?.broadcast_add(&layer.bias)?,
                 };
-                let gates = (projected + h.matmul(&layer.w_hh_t)?)?;
+                let gates = (projected + layer.w_hh.forward(&h)?)?;
                 let sig = sigmoid(&gates)?;
                 let i = sig.narrow(1, 0, HIDDEN)?;
                 let f = sig.narrow(1, HIDDEN, HIDDEN)?;
@@ -278,8 +279,9 @@ impl SpeakerEncoder {
             last_h = Some(h);
         }
         let h = last_h.ok_or_else(|| candle_core::Error::Msg("no LSTM layers".into()))?;
-        let raw = h
-            .matmul(&self.linear_w_t)?
+        let raw = self
+            .linear_w
+            .forward(&h)?
             .broadcast_add(&self.linear_b)?
             .relu()?;
         debug_assert_eq!(raw.dim(1)?, EMBEDDING_DIM);

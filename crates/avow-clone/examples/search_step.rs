@@ -5,6 +5,7 @@
 //! cargo run --release -p avow-clone --example search_step -- [--steps N] [--syntheses N] [--allocator-defaults]
 //!
 //! `--allocator-defaults` skips [`avow_alloc::tune`], to measure what it saves.
+//! The last line is the process's peak resident memory (Linux).
 //!
 //! The target is an arbitrary unit vector: the cost of a step does not
 //! depend on where the search is going.
@@ -73,4 +74,12 @@ fn main() {
     })
     .expect("search");
     println!("search: {steps} steps in {:.1} s ({:.2} s each)", start.elapsed().as_secs_f64(), start.elapsed().as_secs_f64() / steps as f64);
+    // With the tuned allocator freed memory stays mapped, so the high-water
+    // mark is what a machine must have free.
+    if let Some(peak) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+    {
+        println!("peak resident memory: {}", peak.trim_start_matches("VmHWM:").trim());
+    }
 }

@@ -2,11 +2,11 @@
 //! transposed-convolution upsamplers with Snake residual blocks, and an
 //! inverse STFT (n_fft 20, hop 5) from predicted magnitude and phase.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Module, Result, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Result, Shape, Tensor, Var};
 use candle_nn::VarBuilder;
 
 use crate::adapter::StyleAffineVisitor;
-use crate::layers::{leaky_relu, AdaIn1d, Conv1d, ConvTranspose1d, F32Scope, Linear};
+use crate::layers::{cpu_tensor, leaky_relu, AdaIn1d, Conv1d, ConvTranspose1d, F32Scope, Linear};
 use crate::stft::Stft;
 
 /// Samples per F0 frame: upsample rates 10·6 times the iSTFT hop 5.
@@ -174,14 +174,6 @@ thread_local! {
     static CHECKPOINTED_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A contiguous f32 CPU tensor with the data of `storage` (a copy).
-fn tensor_from_storage(storage: &CpuStorage, layout: &Layout) -> Result<Tensor> {
-    let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
-        candle_core::bail!("a checkpointed block takes contiguous f32 tensors");
-    };
-    Tensor::from_slice(&data[start..end], layout.shape(), &Device::Cpu)
-}
-
 impl CustomOp2 for Checkpointed {
     fn name(&self) -> &'static str {
         "checkpointed-snake-resblock"
@@ -190,7 +182,7 @@ impl CustomOp2 for Checkpointed {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         #[cfg(test)]
         CHECKPOINTED_RUNS.with(|c| c.set(c.get() + 1));
-        let (x, style) = (tensor_from_storage(s1, l1)?, tensor_from_storage(s2, l2)?);
+        let (x, style) = (cpu_tensor(self.name(), s1, l1)?, cpu_tensor(self.name(), s2, l2)?);
         // Untracked inputs: nothing is recorded. f32 as in the recomputation.
         let _f32 = F32Scope::enter();
         let y = self.0.forward_layers(&x, &style)?;

@@ -252,6 +252,15 @@ fn forward_by_taps(taps: &[Tensor], x: &Tensor, padding: usize, dilation: usize)
 /// backward would run a padded transposed convolution (its slow path) and a
 /// weight gradient nobody asked for. Cloning trains through dozens of these
 /// layers, so this sets the cost of a training step.
+/// A CPU tensor with the data of a custom op's contiguous f32 `storage`
+/// (a copy), so that the op can run candle's own kernels on it.
+pub(crate) fn cpu_tensor(op: &str, storage: &CpuStorage, layout: &Layout) -> Result<Tensor> {
+    let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+        candle_core::bail!("{op} takes contiguous f32 tensors");
+    };
+    Tensor::from_slice(&data[start..end], layout.shape(), &Device::Cpu)
+}
+
 #[derive(Debug, Clone)]
 struct InputGradConv {
     weight: Tensor,
@@ -267,10 +276,7 @@ impl CustomOp1 for InputGradConv {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
-            candle_core::bail!("conv1d-input-grad takes a contiguous f32 tensor");
-        };
-        let x = Tensor::from_slice(&data[start..end], layout.shape(), &Device::Cpu)?;
+        let x = cpu_tensor(self.name(), storage, layout)?;
         let y = if x.dim(2)? >= LONG_SEQUENCE {
             forward_by_taps(&self.taps, &x, self.padding, self.dilation)?
         } else {

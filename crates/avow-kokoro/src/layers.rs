@@ -420,9 +420,9 @@ impl DepthwiseUpsample {
 /// `nn.Linear` with PyTorch's `[out, in]` weight.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight_t: Tensor,
-    /// `weight_t` as a product that, under a gradient, leaves the frozen
-    /// weight without one (see `avow_frozen`).
+    /// The transposed weight `[in, out]` as a product that, under a
+    /// gradient, leaves the weight without one (see `avow_frozen`): only the
+    /// bias is ever trained.
     product: FrozenMatmul,
     bias: Option<Tensor>,
     int8_in_reference: bool,
@@ -438,13 +438,13 @@ impl Linear {
         let bias = if bias { Some(vb.get_unchecked_dtype("bias", DType::F32)?) } else { None };
         // Quantized on first use, not here: most linear layers are style
         // projections that only ever see one row and never take the kernel.
-        Ok(Self { product: FrozenMatmul::new(&weight_t)?, weight_t, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) })
+        Ok(Self { product: FrozenMatmul::new(&weight_t)?, bias, int8_in_reference: true, int8: Arc::new(OnceLock::new()) })
     }
 
     /// The weight (no bias) in int8, as a 1-tap convolution.
     fn quantized(&self) -> Option<Int8Conv1d> {
-        let (c, o) = self.weight_t.dims2().ok()?;
-        let w = self.weight_t.t().ok()?.flatten_all().ok()?.to_vec1::<f32>().ok()?;
+        let (c, o) = self.product.weight().dims2().ok()?;
+        let w = self.product.weight().t().ok()?.flatten_all().ok()?.to_vec1::<f32>().ok()?;
         Int8Conv1d::new(&w, (o, c, 1), None, 0, 1).ok()
     }
 
@@ -455,9 +455,9 @@ impl Linear {
     }
 
     /// Whether no parameter of this layer is (or derives from) a trainable
-    /// variable.
+    /// variable: the weight is frozen by construction, the bias may not be.
     pub(crate) fn is_frozen(&self) -> bool {
-        !self.weight_t.track_op() && !self.bias.as_ref().is_some_and(Tensor::track_op)
+        !self.bias.as_ref().is_some_and(Tensor::track_op)
     }
 
     /// The bias `[out]`, if the layer has one.
@@ -468,7 +468,7 @@ impl Linear {
     /// Replaces the bias with `bias` of the same shape: how speaker
     /// adaptation offsets a layer (or swaps in a trainable `Var`'s tensor).
     pub fn set_bias(&mut self, bias: Tensor) -> Result<()> {
-        let expected = self.weight_t.dim(1)?;
+        let expected = self.product.weight().dim(1)?;
         if bias.dims() != [expected] {
             candle_core::bail!("bias of shape {:?} for a layer with {expected} outputs", bias.dims());
         }
